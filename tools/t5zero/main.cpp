@@ -1,0 +1,52 @@
+// t5zero: one binary, one subcommand per job.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "commands.h"
+#include "flags.h"
+#include "tensor/error.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);
+};
+
+constexpr Command kCommands[] = {
+    {"bench", "measure speed: --ops for the op micro-benchmarks", t5zero::cli::run_bench},
+};
+
+void print_usage(FILE* out) {
+  std::fprintf(out, "usage: t5zero <command> [flags]   (t5zero <command> --help for its flags)\n\n");
+  std::fprintf(out, "commands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-12s %s\n", c.name, c.summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    print_usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string name = argv[1];
+  for (const Command& c : kCommands) {
+    if (name != c.name) continue;
+    try {
+      return c.run(argc, argv);
+    } catch (const t5zero::cli::UsageError& e) {
+      std::fprintf(stderr, "t5zero %s: %s\n(t5zero %s --help lists the flags)\n", c.name,
+                   e.what(), c.name);
+      return 2;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "t5zero %s: error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "t5zero: unknown command '%s'\n\n", name.c_str());
+  print_usage(stderr);
+  return 2;
+}
