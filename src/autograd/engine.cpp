@@ -12,7 +12,9 @@ namespace {
 thread_local bool g_grad_enabled = true;
 
 // Adds g into an accumulator slot; the first gradient is stored as is.
-void accumulate(Tensor& slot, const Tensor& g) { slot = slot.defined() ? ops::add(slot, g) : g; }
+void accumulate(Tensor& slot, const Tensor& g) {
+  slot = slot.defined() ? ops::add(slot, g) : g;
+}
 
 // Nodes reachable from root, each after every node that consumes its output. Owning pointers:
 // running a node drops its inputs, which must not free nodes still waiting to run.
@@ -37,13 +39,18 @@ std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>
 }
 }  // namespace
 
-bool grad_enabled() { return g_grad_enabled; }
+bool grad_enabled() {
+  return g_grad_enabled;
+}
 
-GradModeGuard::GradModeGuard(bool enabled) : previous_(g_grad_enabled) { g_grad_enabled = enabled; }
-GradModeGuard::~GradModeGuard() { g_grad_enabled = previous_; }
+GradModeGuard::GradModeGuard(bool enabled) : previous_(g_grad_enabled) {
+  g_grad_enabled = enabled;
+}
+GradModeGuard::~GradModeGuard() {
+  g_grad_enabled = previous_;
+}
 
-Variable::Variable(Tensor data, bool requires_grad)
-    : state_(std::make_shared<VariableState>()) {
+Variable::Variable(Tensor data, bool requires_grad) : state_(std::make_shared<VariableState>()) {
   T5_CHECK(!requires_grad || is_floating(data.dtype()),
            "only floating tensors can require grad, got ", dtype_name(data.dtype()));
   state_->data = std::move(data);
@@ -93,13 +100,14 @@ void Variable::backward(const Tensor& grad_output) const {
     T5_CHECK(node->backward, "backward through ", node->name,
              " a second time: its saved tensors were released after the first backward");
     std::vector<Tensor> grads = node->backward(grad_out);
-    T5_CHECK(grads.size() == node->inputs.size(), node->name, " backward returned ",
-             grads.size(), " gradients for ", node->inputs.size(), " inputs");
+    T5_CHECK(grads.size() == node->inputs.size(), node->name, " backward returned ", grads.size(),
+             " gradients for ", node->inputs.size(), " inputs");
     for (size_t i = 0; i < grads.size(); ++i) {
       const Variable& input = node->inputs[i];
       if (!input.requires_grad() || !grads[i].defined()) continue;
       T5_CHECK(grads[i].shape() == input.shape(), node->name, " backward: gradient ", i,
-               " has shape ", shape_str(grads[i].shape()), ", input has ", shape_str(input.shape()));
+               " has shape ", shape_str(grads[i].shape()), ", input has ",
+               shape_str(input.shape()));
       if (input.is_leaf()) {
         accumulate(input.state()->grad, grads[i]);
       } else {

@@ -37,9 +37,13 @@ T5_HOST_DEVICE inline bf16 to_bf16(float f) {
   return bf16{static_cast<uint16_t>((u + rounding_bias) >> 16)};
 }
 
-T5_HOST_DEVICE inline float to_float(bf16 h) { return bits_float(static_cast<uint32_t>(h.bits) << 16); }
+T5_HOST_DEVICE inline float to_float(bf16 h) {
+  return bits_float(static_cast<uint32_t>(h.bits) << 16);
+}
 
 // Rounds a float to the nearest bf16 value and returns it as float.
-T5_HOST_DEVICE inline float round_to_bf16(float f) { return to_float(to_bf16(f)); }
+T5_HOST_DEVICE inline float round_to_bf16(float f) {
+  return to_float(to_bf16(f));
+}
 
 }  // namespace t5zero

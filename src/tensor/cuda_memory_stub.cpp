@@ -5,8 +5,12 @@
 
 namespace t5zero {
 
-bool cuda_compiled() { return false; }
-int cuda_device_count() { return 0; }
+bool cuda_compiled() {
+  return false;
+}
+int cuda_device_count() {
+  return 0;
+}
 
 namespace cuda_memory {
 namespace {
@@ -15,12 +19,20 @@ namespace {
 }
 }  // namespace
 
-void* device_alloc(size_t, int) { no_cuda("device allocation"); }
+void* device_alloc(size_t, int) {
+  no_cuda("device allocation");
+}
 void device_free(void*, int) {}
-void* pinned_alloc(size_t) { no_cuda("pinned host allocation"); }
+void* pinned_alloc(size_t) {
+  no_cuda("pinned host allocation");
+}
 void pinned_free(void*) {}
-void memset_zero(void*, size_t, int) { no_cuda("device memset"); }
-void copy(void*, const void*, size_t) { no_cuda("device copy"); }
+void memset_zero(void*, size_t, int) {
+  no_cuda("device memset");
+}
+void copy(void*, const void*, size_t) {
+  no_cuda("device copy");
+}
 
 }  // namespace cuda_memory
 }  // namespace t5zero

@@ -31,7 +31,7 @@ template <typename... Parts>
 }  // namespace t5zero
 
 // Checks an invariant; the message parts are only evaluated on failure.
-#define T5_CHECK(cond, ...)                  \
-  do {                                       \
+#define T5_CHECK(cond, ...)                   \
+  do {                                        \
     if (!(cond)) ::t5zero::fail(__VA_ARGS__); \
   } while (0)

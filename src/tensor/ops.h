@@ -55,8 +55,7 @@ Tensor sum_to(const Tensor& a, const Shape& shape);
 // ---- matrix products ------------------------------------------------------------------------
 // a [..., M, K] · b [..., K, N] (each optionally transposed in its last two dims); leading batch
 // dims broadcast. f32 uses BLAS sgemm, f64 dgemm, bf16 converts to f32 and rounds the result.
-Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false,
-              bool transpose_b = false);
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
 
 // ---- normalisation, softmax, loss -----------------------------------------------------------
 // Softmax over the last dim with f32 (f64 for f64) statistics; output dtype = input dtype.
@@ -70,8 +69,8 @@ Tensor log_softmax_backward(const Tensor& grad_y, const Tensor& y);
 // to: the caller sees the count). Targets outside [0, V) other than ignore_index are errors.
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index = -100);
 // dL/dlogits for cross_entropy, given dL/dloss (a scalar).
-Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits,
-                              const Tensor& targets, int64_t ignore_index = -100);
+Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits, const Tensor& targets,
+                              int64_t ignore_index = -100);
 // T5's RMSNorm over the last dim: y = w · cast_w(x · rsqrt(mean(x²) + eps)), statistics in f32.
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps);
 struct RmsNormGrads {

@@ -42,7 +42,8 @@ T5_HOST_DEVICE inline float philox_uniform(uint32_t word) {
 T5_HOST_DEVICE inline float philox_uniform_at(uint64_t seed, uint64_t element) {
   uint64_t block = element >> 2;
   Philox4 counter{{static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32), 0u, 0u}};
-  Philox4 out = philox4x32_10(counter, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  Philox4 out =
+      philox4x32_10(counter, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
   return philox_uniform(out.v[element & 3]);
 }
 

@@ -37,7 +37,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
 
 int normalize_dim(int64_t dim, int64_t rank, const char* op) {
   int64_t d = dim < 0 ? dim + rank : dim;
-  T5_CHECK(d >= 0 && d < rank, op, ": dimension ", dim, " out of range for a tensor of rank ", rank);
+  T5_CHECK(d >= 0 && d < rank, op, ": dimension ", dim, " out of range for a tensor of rank ",
+           rank);
   return static_cast<int>(d);
 }
 

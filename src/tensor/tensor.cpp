@@ -24,7 +24,8 @@ Tensor::Tensor(std::shared_ptr<Storage> storage, Shape shape, Shape strides, int
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device, HostMemory host) {
   for (int64_t s : shape) T5_CHECK(s >= 0, "zeros: negative size in shape ", shape_str(shape));
   size_t nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
-  return Tensor(Storage::allocate(nbytes, device, host), shape, contiguous_strides(shape), 0, dtype);
+  return Tensor(Storage::allocate(nbytes, device, host), shape, contiguous_strides(shape), 0,
+                dtype);
 }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
@@ -33,7 +34,9 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
   return t;
 }
 
-int64_t Tensor::size(int64_t dim) const { return shape_[normalize_dim(dim, this->dim(), "size")]; }
+int64_t Tensor::size(int64_t dim) const {
+  return shape_[normalize_dim(dim, this->dim(), "size")];
+}
 
 int64_t Tensor::stride(int64_t dim) const {
   return strides_[normalize_dim(dim, this->dim(), "stride")];
@@ -170,9 +173,13 @@ Tensor Tensor::squeeze(int64_t dim) const {
   return Tensor(storage_, shape, strides, offset_, dtype_);
 }
 
-Tensor Tensor::reshape(Shape shape) const { return is_contiguous() ? view(shape) : contiguous().view(shape); }
+Tensor Tensor::reshape(Shape shape) const {
+  return is_contiguous() ? view(shape) : contiguous().view(shape);
+}
 
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+Tensor Tensor::contiguous() const {
+  return is_contiguous() ? *this : clone();
+}
 
 Tensor Tensor::clone() const {
   Tensor out = zeros(shape_, dtype_, device());
@@ -193,7 +200,8 @@ Tensor Tensor::to(Device device) const {
   if (device == this->device()) return *this;
   Tensor src = contiguous();
   Tensor out = zeros(shape_, dtype_, device);
-  cuda_memory::copy(out.data_ptr(), src.data_ptr(), static_cast<size_t>(numel()) * dtype_size(dtype_));
+  cuda_memory::copy(out.data_ptr(), src.data_ptr(),
+                    static_cast<size_t>(numel()) * dtype_size(dtype_));
   return out;
 }
 

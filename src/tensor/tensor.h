@@ -89,8 +89,8 @@ std::ostream& operator<<(std::ostream& out, const Tensor& t);
 
 template <typename T>
 Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape, DType dtype) {
-  T5_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "from_vector: ",
-           values.size(), " values for shape ", shape_str(shape));
+  T5_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape),
+           "from_vector: ", values.size(), " values for shape ", shape_str(shape));
   Tensor raw = zeros(shape, dtype_of<T>());
   std::copy(values.begin(), values.end(), raw.data<T>());
   return raw.to(dtype);

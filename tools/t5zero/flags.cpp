@@ -110,11 +110,21 @@ const FlagSet::Flag& FlagSet::find(const std::string& name) const {
   return it->second;
 }
 
-std::string FlagSet::get_string(const std::string& name) const { return find(name).value; }
-int64_t FlagSet::get_int(const std::string& name) const { return std::stoll(find(name).value); }
-double FlagSet::get_double(const std::string& name) const { return std::stod(find(name).value); }
-bool FlagSet::get_bool(const std::string& name) const { return find(name).value == "true"; }
-bool FlagSet::was_set(const std::string& name) const { return find(name).set; }
+std::string FlagSet::get_string(const std::string& name) const {
+  return find(name).value;
+}
+int64_t FlagSet::get_int(const std::string& name) const {
+  return std::stoll(find(name).value);
+}
+double FlagSet::get_double(const std::string& name) const {
+  return std::stod(find(name).value);
+}
+bool FlagSet::get_bool(const std::string& name) const {
+  return find(name).value == "true";
+}
+bool FlagSet::was_set(const std::string& name) const {
+  return find(name).set;
+}
 
 std::string FlagSet::usage() const {
   std::ostringstream out;

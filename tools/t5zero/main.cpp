@@ -20,7 +20,8 @@ constexpr Command kCommands[] = {
 };
 
 void print_usage(FILE* out) {
-  std::fprintf(out, "usage: t5zero <command> [flags]   (t5zero <command> --help for its flags)\n\n");
+  std::fprintf(out,
+               "usage: t5zero <command> [flags]   (t5zero <command> --help for its flags)\n\n");
   std::fprintf(out, "commands:\n");
   for (const Command& c : kCommands) std::fprintf(out, "  %-12s %s\n", c.name, c.summary);
 }
@@ -38,8 +39,8 @@ int main(int argc, char** argv) {
     try {
       return c.run(argc, argv);
     } catch (const t5zero::cli::UsageError& e) {
-      std::fprintf(stderr, "t5zero %s: %s\n(t5zero %s --help lists the flags)\n", c.name,
-                   e.what(), c.name);
+      std::fprintf(stderr, "t5zero %s: %s\n(t5zero %s --help lists the flags)\n", c.name, e.what(),
+                   c.name);
       return 2;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "t5zero %s: error: %s\n", c.name, e.what());

@@ -15,8 +15,9 @@ void copy_typed(const Tensor& dst, const Tensor& src) {
     for (int64_t i = 0; i < n; ++i) d[i] = store<Dst>(load(s[i]));
     return;
   }
-  for_each_strided<2>(dst.shape(), {dst.strides().data(), src.strides().data()},
-                      [&](const std::array<int64_t, 2>& o) { d[o[0]] = store<Dst>(load(s[o[1]])); });
+  for_each_strided<2>(
+      dst.shape(), {dst.strides().data(), src.strides().data()},
+      [&](const std::array<int64_t, 2>& o) { d[o[0]] = store<Dst>(load(s[o[1]])); });
 }
 template <typename Dst>
 void copy_to(const Tensor& dst, const Tensor& src) {
@@ -25,8 +26,8 @@ void copy_to(const Tensor& dst, const Tensor& src) {
 }  // namespace
 
 void copy(const Tensor& dst, const Tensor& src) {
-  T5_CHECK(dst.shape() == src.shape(), "copy: destination ", shape_str(dst.shape()),
-           " and source ", shape_str(src.shape()), " differ");
+  T5_CHECK(dst.shape() == src.shape(), "copy: destination ", shape_str(dst.shape()), " and source ",
+           shape_str(src.shape()), " differ");
   T5_DISPATCH_ALL(dst.dtype(), "copy", [&] { copy_to<scalar_t>(dst, src); });
 }
 
@@ -35,7 +36,8 @@ void fill(const Tensor& dst, double value) {
     scalar_t v = store<scalar_t>(value);
     scalar_t* d = dst.data<scalar_t>();
     std::array<const int64_t*, 1> strides{dst.strides().data()};
-    for_each_strided<1>(dst.shape(), strides, [&](const std::array<int64_t, 1>& o) { d[o[0]] = v; });
+    for_each_strided<1>(dst.shape(), strides,
+                        [&](const std::array<int64_t, 1>& o) { d[o[0]] = v; });
   });
 }
 

@@ -7,7 +7,9 @@
 
 namespace t5zero {
 
-bool cuda_compiled() { return true; }
+bool cuda_compiled() {
+  return true;
+}
 
 int cuda_device_count() {
   int n = 0;
@@ -38,7 +40,9 @@ void* pinned_alloc(size_t nbytes) {
   return ptr;
 }
 
-void pinned_free(void* ptr) { cudaFreeHost(ptr); }
+void pinned_free(void* ptr) {
+  cudaFreeHost(ptr);
+}
 
 void memset_zero(void* ptr, size_t nbytes, int device) {
   T5_CUDA_CHECK(cudaSetDevice(device));
