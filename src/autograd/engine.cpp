@@ -16,6 +16,13 @@ void accumulate(Tensor& slot, const Tensor& g) {
   slot = slot.defined() ? ops::add(slot, g) : g;
 }
 
+// A leaf's gradient is a contiguous tensor of its own: backward formulas hand one tensor to
+// several inputs (add passes g to both), and an optimizer that scales one gradient in place must
+// not scale another, nor the caller's seed.
+void accumulate_leaf(Tensor& slot, const Tensor& g) {
+  slot = slot.defined() ? ops::add(slot, g) : g.clone();
+}
+
 // Nodes reachable from root, each after every node that consumes its output. Owning pointers:
 // running a node drops its inputs, which must not free nodes still waiting to run.
 std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>& root) {
@@ -85,7 +92,7 @@ void Variable::backward(const Tensor& grad_output) const {
   T5_CHECK(seed.shape() == data().shape(), "backward(): gradient of shape ",
            shape_str(seed.shape()), " for a variable of shape ", shape_str(data().shape()));
   if (is_leaf()) {
-    accumulate(state_->grad, seed);
+    accumulate_leaf(state_->grad, seed);
     return;
   }
   // Gradients are not recorded while running backward formulas (no double-backward).
@@ -109,7 +116,7 @@ void Variable::backward(const Tensor& grad_output) const {
                " has shape ", shape_str(grads[i].shape()), ", input has ",
                shape_str(input.shape()));
       if (input.is_leaf()) {
-        accumulate(input.state()->grad, grads[i]);
+        accumulate_leaf(input.state()->grad, grads[i]);
       } else {
         accumulate(pending[input.grad_fn().get()], grads[i]);
       }

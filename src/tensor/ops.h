@@ -44,7 +44,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
 
 // ---- reductions (dims empty = all dims) -------------------------------------------------------
-// Floating inputs accumulate in f64 (f64) or f32 (f32, bf16); results keep the input dtype.
+// Floating inputs accumulate in double in fixed-size chunks combined in order, so results do not
+// depend on the thread count; results keep the input dtype. Integer sums give i64, as torch.
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);
 Tensor mean(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);
 Tensor amax(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);

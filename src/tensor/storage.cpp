@@ -13,7 +13,8 @@ namespace {
 constexpr size_t kHostAlignment = 64;
 }  // namespace
 
-std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device, HostMemory host) {
+std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device, HostMemory host,
+                                           bool zero_fill) {
   std::shared_ptr<Storage> s(new Storage());
   s->nbytes_ = nbytes;
   s->device_ = device;
@@ -22,14 +23,14 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device, HostMem
   if (padded == 0) padded = kHostAlignment;
   if (device.is_cuda()) {
     s->data_ = cuda_memory::device_alloc(padded, device.index);
-    cuda_memory::memset_zero(s->data_, padded, device.index);
+    if (zero_fill) cuda_memory::memset_zero(s->data_, padded, device.index);
   } else if (host == HostMemory::pinned) {
     s->data_ = cuda_memory::pinned_alloc(padded);
-    std::memset(s->data_, 0, padded);
+    if (zero_fill) std::memset(s->data_, 0, padded);
   } else {
     s->data_ = std::aligned_alloc(kHostAlignment, padded);
     T5_CHECK(s->data_ != nullptr, "out of host memory allocating ", nbytes, " bytes");
-    std::memset(s->data_, 0, padded);
+    if (zero_fill) std::memset(s->data_, 0, padded);
   }
   return s;
 }

@@ -13,9 +13,11 @@ enum class HostMemory { aligned, pinned };
 
 class Storage {
  public:
-  // Zero-initialised allocation of `nbytes` on `device`.
+  // Allocation of `nbytes` on `device`, zero-filled unless `zero_fill` is false (for outputs a
+  // kernel overwrites entirely: skipping the fill saves a pass over memory and its page faults).
   static std::shared_ptr<Storage> allocate(size_t nbytes, Device device,
-                                           HostMemory host = HostMemory::aligned);
+                                           HostMemory host = HostMemory::aligned,
+                                           bool zero_fill = true);
   // Wraps memory owned elsewhere (an mmap'd file, say); `keep_alive` owns it.
   static std::shared_ptr<Storage> wrap(void* data, size_t nbytes, Device device,
                                        std::shared_ptr<void> keep_alive);

@@ -28,6 +28,13 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device, HostMemory 
                 dtype);
 }
 
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  for (int64_t s : shape) T5_CHECK(s >= 0, "empty: negative size in shape ", shape_str(shape));
+  size_t nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  return Tensor(Storage::allocate(nbytes, device, HostMemory::aligned, /*zero_fill=*/false), shape,
+                contiguous_strides(shape), 0, dtype);
+}
+
 Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
   Tensor t = zeros(shape, dtype);
   if (value != 0) t.fill_(value);
@@ -182,7 +189,7 @@ Tensor Tensor::contiguous() const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor out = zeros(shape_, dtype_, device());
+  Tensor out = empty(shape_, dtype_, device());
   out.copy_(*this);
   return out;
 }
@@ -191,7 +198,7 @@ Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return *this;
   T5_CHECK(device().is_cpu(), "to(", dtype_name(dtype), "): dtype conversion on ", device().str(),
            " arrives with the CUDA backend");
-  Tensor out = zeros(shape_, dtype);
+  Tensor out = empty(shape_, dtype);
   cpu::copy(out, *this);
   return out;
 }

@@ -19,6 +19,8 @@ class Tensor {
   // New zero-filled contiguous tensors.
   static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu(),
                       HostMemory host = HostMemory::aligned);
+  // Contents undefined: only for outputs a kernel writes completely.
+  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor full(const Shape& shape, double value, DType dtype = DType::f32);
   static Tensor ones(const Shape& shape, DType dtype = DType::f32) { return full(shape, 1, dtype); }
   // A contiguous CPU tensor holding `values` (converted to `dtype`).

@@ -1,0 +1,351 @@
+// Softmax, log-softmax, cross-entropy and T5's RMSNorm over the last dim, with their backwards.
+// Statistics run in ComputeType (f32 for f32 and bf16, f64 for f64); results keep the input dtype.
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "tensor/cpu/cpu_ops.h"
+#include "tensor/cpu/strided_loop.h"
+
+namespace t5zero::cpu {
+
+namespace {
+
+// Rows of a tensor viewed as [rows, cols] over its last dim (a 0-d tensor is one row of one).
+struct Rows {
+  int64_t rows;
+  int64_t cols;
+};
+
+Rows rows_of(const Tensor& t) {
+  const int64_t cols = t.dim() == 0 ? 1 : t.shape().back();
+  return Rows{cols == 0 ? 0 : t.numel() / cols, cols};
+}
+
+void check_floating(const char* op, const Tensor& t, const char* name) {
+  T5_CHECK(is_floating(t.dtype()), op, ": ", name, " must be floating (f32, f64, bf16), got ",
+           dtype_name(t.dtype()));
+}
+
+void check_same(const char* op, const Tensor& a, const char* a_name, const Tensor& b,
+                const char* b_name) {
+  T5_CHECK(a.shape() == b.shape(), op, ": ", a_name, " ", shape_str(a.shape()), " and ", b_name,
+           " ", shape_str(b.shape()), " differ in shape");
+  T5_CHECK(a.dtype() == b.dtype(), op, ": ", a_name, " is ", dtype_name(a.dtype()), " but ", b_name,
+           " is ", dtype_name(b.dtype()));
+}
+
+// Runs body(row) for every row, in parallel when there is enough work.
+template <typename Body>
+void for_each_row(const Rows& r, Body&& body) {
+#pragma omp parallel for schedule(static) if (r.rows * r.cols >= kParallelGrain)
+  for (int64_t row = 0; row < r.rows; ++row) body(row);
+}
+
+// Max-subtracted softmax (log_space = false) or log-softmax (true) of every row.
+template <typename T>
+Tensor softmax_rows(const Tensor& x_in, bool log_space) {
+  using C = typename ComputeType<T>::type;
+  Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  const Rows r = rows_of(x);
+  const T* px = x.data<T>();
+  T* py = y.data<T>();
+  for_each_row(r, [&](int64_t row) {
+    const T* xr = px + row * r.cols;
+    T* yr = py + row * r.cols;
+    C max = -std::numeric_limits<C>::infinity();
+    for (int64_t j = 0; j < r.cols; ++j) max = std::max(max, load(xr[j]));
+    if (log_space) {
+      C sum = 0;
+      for (int64_t j = 0; j < r.cols; ++j) sum += std::exp(load(xr[j]) - max);
+      const C log_sum = std::log(sum);
+      for (int64_t j = 0; j < r.cols; ++j) yr[j] = store<T>(load(xr[j]) - max - log_sum);
+    } else if constexpr (std::is_same_v<T, C>) {
+      // f32 and f64 keep the exponentials in the output row instead of computing them twice.
+      C sum = 0;
+      for (int64_t j = 0; j < r.cols; ++j) sum += (yr[j] = std::exp(xr[j] - max));
+      const C inv = C(1) / sum;
+      for (int64_t j = 0; j < r.cols; ++j) yr[j] *= inv;
+    } else {
+      C sum = 0;
+      for (int64_t j = 0; j < r.cols; ++j) sum += std::exp(load(xr[j]) - max);
+      const C inv = C(1) / sum;
+      for (int64_t j = 0; j < r.cols; ++j) yr[j] = store<T>(std::exp(load(xr[j]) - max) * inv);
+    }
+  });
+  return y;
+}
+
+// dx = y·(g − Σ g·y) for softmax; dx = g − exp(y)·Σ g for log-softmax.
+template <typename T>
+Tensor softmax_rows_backward(const Tensor& grad_in, const Tensor& y_in, bool log_space) {
+  using C = typename ComputeType<T>::type;
+  Tensor g = grad_in.contiguous(), y = y_in.contiguous();
+  Tensor dx = Tensor::empty(y.shape(), y.dtype());
+  const Rows r = rows_of(y);
+  const T* pg = g.data<T>();
+  const T* py = y.data<T>();
+  T* pd = dx.data<T>();
+  for_each_row(r, [&](int64_t row) {
+    const T* gr = pg + row * r.cols;
+    const T* yr = py + row * r.cols;
+    T* dr = pd + row * r.cols;
+    C dot = 0;
+    for (int64_t j = 0; j < r.cols; ++j) dot += log_space ? load(gr[j]) : load(gr[j]) * load(yr[j]);
+    for (int64_t j = 0; j < r.cols; ++j) {
+      dr[j] = log_space ? store<T>(load(gr[j]) - std::exp(load(yr[j])) * dot)
+                        : store<T>(load(yr[j]) * (load(gr[j]) - dot));
+    }
+  });
+  return dx;
+}
+
+// Targets as i64, checked against [0, V) unless equal to ignore_index; returns the count kept.
+int64_t checked_targets(const char* op, const Tensor& logits, const Tensor& targets,
+                        int64_t ignore_index, std::vector<int64_t>& out) {
+  T5_CHECK(logits.dim() == 2, op, ": logits must be [N, V], got ", shape_str(logits.shape()));
+  T5_CHECK(targets.dtype() == DType::i32 || targets.dtype() == DType::i64, op,
+           ": targets must be i32 or i64, got ", dtype_name(targets.dtype()));
+  T5_CHECK(targets.dim() == 1 && targets.size(0) == logits.size(0), op, ": targets must be [",
+           logits.size(0), "] for logits ", shape_str(logits.shape()), ", got ",
+           shape_str(targets.shape()));
+  out = targets.to_vector<int64_t>();
+  const int64_t vocab = logits.size(1);
+  int64_t kept = 0;
+  for (size_t row = 0; row < out.size(); ++row) {
+    const int64_t t = out[row];
+    if (t == ignore_index) continue;
+    T5_CHECK(t >= 0 && t < vocab, op, ": target ", t, " at row ", row, " is outside [0, ", vocab,
+             ") and is not ignore_index (", ignore_index, ")");
+    ++kept;
+  }
+  return kept;
+}
+
+template <typename T>
+Tensor cross_entropy_typed(const Tensor& logits_in, const std::vector<int64_t>& targets,
+                           int64_t ignore_index, int64_t kept) {
+  using C = typename ComputeType<T>::type;
+  Tensor logits = logits_in.contiguous();
+  const Rows r{logits.size(0), logits.size(1)};
+  const T* px = logits.data<T>();
+  // Per-row losses summed afterwards in row order, so the result does not depend on threads.
+  std::vector<double> row_loss(static_cast<size_t>(r.rows), 0.0);
+  for_each_row(r, [&](int64_t row) {
+    const int64_t t = targets[row];
+    if (t == ignore_index) return;
+    const T* xr = px + row * r.cols;
+    C max = -std::numeric_limits<C>::infinity();
+    for (int64_t j = 0; j < r.cols; ++j) max = std::max(max, load(xr[j]));
+    C sum = 0;
+    for (int64_t j = 0; j < r.cols; ++j) sum += std::exp(load(xr[j]) - max);
+    row_loss[row] = static_cast<double>(max + std::log(sum) - load(xr[t]));
+  });
+  double total = 0;
+  for (double l : row_loss) total += l;
+  Tensor loss = Tensor::zeros({}, logits.dtype());
+  // Every target ignored: 0, where torch gives 0/0 = NaN; a NaN would stop training for a batch
+  // that carries no signal.
+  loss.data<T>()[0] = store<T>(kept == 0 ? 0.0 : total / static_cast<double>(kept));
+  return loss;
+}
+
+// d loss / d logits = (softmax(row) − onehot(target)) · grad / kept; ignored rows get 0.
+template <typename T>
+Tensor cross_entropy_backward_typed(double grad, const Tensor& logits_in,
+                                    const std::vector<int64_t>& targets, int64_t ignore_index,
+                                    int64_t kept) {
+  using C = typename ComputeType<T>::type;
+  Tensor logits = logits_in.contiguous();
+  Tensor dx = Tensor::zeros(logits.shape(), logits.dtype());  // ignored rows stay 0
+  if (kept == 0) return dx;
+  const Rows r{logits.size(0), logits.size(1)};
+  const T* px = logits.data<T>();
+  T* pd = dx.data<T>();
+  const C scale = static_cast<C>(grad / static_cast<double>(kept));
+  for_each_row(r, [&](int64_t row) {
+    const int64_t t = targets[row];
+    if (t == ignore_index) return;
+    const T* xr = px + row * r.cols;
+    T* dr = pd + row * r.cols;
+    C max = -std::numeric_limits<C>::infinity();
+    for (int64_t j = 0; j < r.cols; ++j) max = std::max(max, load(xr[j]));
+    C sum = 0;
+    for (int64_t j = 0; j < r.cols; ++j) sum += std::exp(load(xr[j]) - max);
+    const C inv = C(1) / sum;
+    for (int64_t j = 0; j < r.cols; ++j) {
+      C p = std::exp(load(xr[j]) - max) * inv;
+      dr[j] = store<T>((p - (j == t ? C(1) : C(0))) * scale);
+    }
+  });
+  return dx;
+}
+
+void check_rms_norm(const char* op, const Tensor& x, const Tensor& weight, double eps) {
+  check_floating(op, x, "x");
+  T5_CHECK(x.dim() >= 1, op, ": x must have at least 1 dim");
+  T5_CHECK(weight.dim() == 1 && weight.size(0) == x.shape().back(), op, ": weight must be [",
+           x.shape().back(), "] for x ", shape_str(x.shape()), ", got ", shape_str(weight.shape()));
+  T5_CHECK(weight.dtype() == x.dtype(), op, ": x is ", dtype_name(x.dtype()), " but weight is ",
+           dtype_name(weight.dtype()));
+  T5_CHECK(eps >= 0, op, ": eps must be >= 0, got ", eps);
+}
+
+// rsqrt(mean(x²) + eps) of one row. As HF T5LayerNorm the statistic is f32 for f32 and bf16
+// inputs (x.float()); f64 keeps f64 so gradients can be checked by finite differences. The sum of
+// squares accumulates in double, then rounds to the statistic's type.
+template <typename T>
+typename ComputeType<T>::type inverse_rms(const T* xr, int64_t cols, double eps) {
+  using C = typename ComputeType<T>::type;
+  double sum_squares = 0;
+  for (int64_t j = 0; j < cols; ++j) {
+    const C v = load(xr[j]);
+    sum_squares += static_cast<double>(v * v);
+  }
+  const C variance = static_cast<C>(sum_squares / static_cast<double>(cols));
+  return C(1) / std::sqrt(variance + static_cast<C>(eps));
+}
+
+template <typename T>
+Tensor rms_norm_typed(const Tensor& x_in, const Tensor& weight_in, double eps) {
+  using C = typename ComputeType<T>::type;
+  Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  const Rows r = rows_of(x);
+  const T* px = x.data<T>();
+  const T* pw = weight.data<T>();
+  T* py = y.data<T>();
+  for_each_row(r, [&](int64_t row) {
+    const T* xr = px + row * r.cols;
+    T* yr = py + row * r.cols;
+    const C inv = inverse_rms(xr, r.cols, eps);
+    for (int64_t j = 0; j < r.cols; ++j) {
+      // As HF T5LayerNorm: the normalised value is cast to the weight's dtype (a bf16 rounding
+      // for bf16 weights) before the weight multiply, which rounds again.
+      const C normed = load(store<T>(load(xr[j]) * inv));
+      yr[j] = store<T>(load(pw[j]) * normed);
+    }
+  });
+  return y;
+}
+
+// Rows per partial sum of grad_weight: fixed, so the summation order is the same on any thread
+// count and the gradient is bit-reproducible.
+constexpr int64_t kWeightGradRowBlock = 64;
+
+template <typename T>
+RmsNormGrads rms_norm_backward_typed(const Tensor& grad_in, const Tensor& x_in,
+                                     const Tensor& weight_in, double eps) {
+  using C = typename ComputeType<T>::type;
+  Tensor g = grad_in.contiguous(), x = x_in.contiguous(), weight = weight_in.contiguous();
+  Tensor dx = Tensor::empty(x.shape(), x.dtype());
+  const Rows r = rows_of(x);
+  const T* pg = g.data<T>();
+  const T* px = x.data<T>();
+  const T* pw = weight.data<T>();
+  T* pdx = dx.data<T>();
+  const int64_t blocks = (r.rows + kWeightGradRowBlock - 1) / kWeightGradRowBlock;
+  std::vector<double> partial(static_cast<size_t>(blocks * r.cols), 0.0);
+#pragma omp parallel for schedule(static) if (r.rows * r.cols >= kParallelGrain)
+  for (int64_t block = 0; block < blocks; ++block) {
+    double* acc = partial.data() + block * r.cols;
+    const int64_t end = std::min(r.rows, (block + 1) * kWeightGradRowBlock);
+    for (int64_t row = block * kWeightGradRowBlock; row < end; ++row) {
+      const T* gr = pg + row * r.cols;
+      const T* xr = px + row * r.cols;
+      T* dr = pdx + row * r.cols;
+      const C inv = inverse_rms(xr, r.cols, eps);
+      // y = w · cast(n), n = x · inv. d/dw uses the cast value, as torch's mul backward does.
+      C dot = 0;  // Σ_j dL/dn_j · n_j
+      for (int64_t j = 0; j < r.cols; ++j) {
+        const C n = load(xr[j]) * inv;
+        const C grad_n = load(gr[j]) * load(pw[j]);
+        dot += grad_n * n;
+        acc[j] += static_cast<double>(load(gr[j]) * load(store<T>(n)));
+      }
+      const C mean_dot = dot / static_cast<C>(r.cols);
+      // dL/dx = inv · (dL/dn − n · mean(dL/dn · n))
+      for (int64_t j = 0; j < r.cols; ++j) {
+        const C n = load(xr[j]) * inv;
+        const C grad_n = load(gr[j]) * load(pw[j]);
+        dr[j] = store<T>(inv * (grad_n - n * mean_dot));
+      }
+    }
+  }
+  Tensor dw = Tensor::zeros(weight.shape(), weight.dtype());
+  T* pdw = dw.data<T>();
+  for (int64_t j = 0; j < r.cols; ++j) {
+    double total = 0;
+    for (int64_t block = 0; block < blocks; ++block) total += partial[block * r.cols + j];
+    pdw[j] = store<T>(total);
+  }
+  return RmsNormGrads{dx, dw};
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x) {
+  check_floating("softmax", x, "x");
+  return T5_DISPATCH_FLOATING(x.dtype(), "softmax",
+                              [&] { return softmax_rows<scalar_t>(x, false); });
+}
+
+Tensor softmax_backward(const Tensor& grad_y, const Tensor& y) {
+  check_floating("softmax_backward", y, "y");
+  check_same("softmax_backward", grad_y, "grad_y", y, "y");
+  return T5_DISPATCH_FLOATING(y.dtype(), "softmax_backward",
+                              [&] { return softmax_rows_backward<scalar_t>(grad_y, y, false); });
+}
+
+Tensor log_softmax(const Tensor& x) {
+  check_floating("log_softmax", x, "x");
+  return T5_DISPATCH_FLOATING(x.dtype(), "log_softmax",
+                              [&] { return softmax_rows<scalar_t>(x, true); });
+}
+
+Tensor log_softmax_backward(const Tensor& grad_y, const Tensor& y) {
+  check_floating("log_softmax_backward", y, "y");
+  check_same("log_softmax_backward", grad_y, "grad_y", y, "y");
+  return T5_DISPATCH_FLOATING(y.dtype(), "log_softmax_backward",
+                              [&] { return softmax_rows_backward<scalar_t>(grad_y, y, true); });
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
+  check_floating("cross_entropy", logits, "logits");
+  std::vector<int64_t> t;
+  const int64_t kept = checked_targets("cross_entropy", logits, targets, ignore_index, t);
+  return T5_DISPATCH_FLOATING(logits.dtype(), "cross_entropy", [&] {
+    return cross_entropy_typed<scalar_t>(logits, t, ignore_index, kept);
+  });
+}
+
+Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits, const Tensor& targets,
+                              int64_t ignore_index) {
+  check_floating("cross_entropy_backward", logits, "logits");
+  T5_CHECK(grad_loss.numel() == 1, "cross_entropy_backward: grad_loss must be a scalar, got ",
+           shape_str(grad_loss.shape()));
+  std::vector<int64_t> t;
+  const int64_t kept = checked_targets("cross_entropy_backward", logits, targets, ignore_index, t);
+  const double grad = grad_loss.item();
+  return T5_DISPATCH_FLOATING(logits.dtype(), "cross_entropy_backward", [&] {
+    return cross_entropy_backward_typed<scalar_t>(grad, logits, t, ignore_index, kept);
+  });
+}
+
+Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
+  check_rms_norm("rms_norm", x, weight, eps);
+  return T5_DISPATCH_FLOATING(x.dtype(), "rms_norm",
+                              [&] { return rms_norm_typed<scalar_t>(x, weight, eps); });
+}
+
+RmsNormGrads rms_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                               double eps) {
+  check_rms_norm("rms_norm_backward", x, weight, eps);
+  check_same("rms_norm_backward", grad_y, "grad_y", x, "x");
+  return T5_DISPATCH_FLOATING(x.dtype(), "rms_norm_backward", [&] {
+    return rms_norm_backward_typed<scalar_t>(grad_y, x, weight, eps);
+  });
+}
+
+}  // namespace t5zero::cpu
