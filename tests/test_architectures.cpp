@@ -22,9 +22,10 @@ TEST_CASE("test sizes are counted as transformers' num_parameters()") {
   const JsonValue counts = JsonValue::parse_file(std::string(T5ZERO_SOURCE_DIR) +
                                                  "/tests/fixtures/t5_config/parameter_counts.json");
   REQUIRE(counts.size() == 4);
-  for (const auto& [name, count] : counts.as_object()) {
+  for (const auto& entry : counts.as_object()) {
+    const std::string& name = entry.first;
     CAPTURE(name);
-    CHECK(count_parameters(builtin_architecture(name)) == count.as_int());
+    CHECK(count_parameters(builtin_architecture(name)) == entry.second.as_int());
   }
 }
 

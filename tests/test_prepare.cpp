@@ -513,6 +513,56 @@ TEST_CASE("numpy_percentile: numpy's linear method, values worked by hand") {
   CHECK(numpy_percentile(values, 95) == 190);
 }
 
+TEST_CASE("raw dataset: folders of split files and shards, split columns, blank split cells") {
+  TempFolder folder("prepare_raw");
+  fs::create_directories(folder.file("in"));
+  write_file_bytes(folder.file("in/train-00001-of-00002.jsonl"), "{\"t\": \"c\", \"s\": \"3\"}\n");
+  write_file_bytes(
+      folder.file("in/train-00000-of-00002.jsonl"),
+      "{\"t\": \"a\", \"s\": \"1\"}\n{\"t\": \"b\", \"s\": \"2\", \"split\": \"x\"}\n");
+  write_file_bytes(folder.file("in/test.csv"), "s,t\n4,d\n");
+  write_file_bytes(folder.file("in/validation.csv"), "not read\"");
+  write_file_bytes(folder.file("in/notes.txt"), "ignored");
+  RawDatasetOptions options;
+  options.text_column = "t";
+  options.summary_column = "s";
+  options.splits = {"train", "test"};
+  RawDataset raw = load_raw_dataset(folder.file("in"), options);
+  const RawSplit& train = raw.split("train");
+  REQUIRE(train.examples.size() == 3);  // shards in name order; a split column inside is ignored
+  CHECK(train.examples[0].text == "a");
+  CHECK(train.examples[1].summary == "2");
+  CHECK(train.examples[2].text == "c");
+  REQUIRE(raw.split("test").examples.size() == 1);
+  CHECK(raw.split("test").examples[0].text == "d");
+  CHECK(raw.found_splits ==
+        std::map<std::string, int64_t>{{"test", 1}, {"train", 3}, {"validation", -1}});
+  CHECK(raw.files.size() == 3);
+
+  write_file_bytes(folder.file("one.csv"), "t,s,split\na,1,test\nb,2,\nc,3,other\n");
+  raw = load_raw_dataset(folder.file("one.csv"), options);
+  CHECK(raw.split("train").examples.size() == 1);  // the blank cell: the default split
+  CHECK(raw.split("train").examples[0].text == "b");
+  CHECK(raw.split("test").examples.size() == 1);
+  CHECK(raw.found_splits.at("other") == 1);
+
+  CHECK(split_of_file_name("validation.ndjson") == "validation");
+  CHECK(split_of_file_name("train-00000-of-00003.csv") == "train");
+  CHECK(split_of_file_name("README.md") == "");
+  CHECK_THROWS_WITH(load_raw_dataset(folder.file("one.txt"), options),
+                    (folder.file("one.txt") + ": no such file or folder (--dataset_path)").c_str());
+}
+
+TEST_CASE("cut_oversized_field: cuts at the last whitespace, else at a character boundary") {
+  std::string text = "alpha beta gamma";
+  CHECK(!cut_oversized_field(text, 16));
+  CHECK(cut_oversized_field(text, 13));
+  CHECK(text == "alpha beta");
+  std::string word = "\xC3\xA9\xC3\xA9\xC3\xA9";  // "ééé": 6 bytes, no whitespace
+  CHECK(cut_oversized_field(word, 3));
+  CHECK(word == "\xC3\xA9");  // not half a character
+}
+
 // ---- bad input ---------------------------------------------------------------------------------
 
 TEST_CASE("prepare: a missing column names the column, the file and the line") {

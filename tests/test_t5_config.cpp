@@ -64,9 +64,11 @@ const std::string kMinimal = R"("d_model": 32, "d_ff": 64, "num_layers": 2, "num
 TEST_CASE("config.json files read as transformers reads them") {
   const JsonValue expected = JsonValue::parse_file(kFixtures + "parse/expected.json");
   REQUIRE(expected.size() == 11);
-  for (const auto& [name, fields] : expected.as_object()) {
+  for (const auto& entry : expected.as_object()) {
+    const std::string& name = entry.first;
     CAPTURE(name);
-    check_matches_transformers(parse_t5_config(kFixtures + "parse/" + name + ".json"), fields);
+    check_matches_transformers(parse_t5_config(kFixtures + "parse/" + name + ".json"),
+                               entry.second);
   }
 }
 
@@ -204,7 +206,9 @@ TEST_CASE("missing, wrong-typed and invalid values name the key") {
 
 TEST_CASE("generation_config.json") {
   const JsonValue expected = JsonValue::parse_file(kFixtures + "generation/expected.json");
-  for (const auto& [name, fields] : expected.as_object()) {
+  for (const auto& entry : expected.as_object()) {
+    const std::string& name = entry.first;
+    const JsonValue& fields = entry.second;
     CAPTURE(name);
     const GenerationConfig g = parse_generation_config(kFixtures + "generation/" + name + ".json");
     CHECK(g.decoder_start_token_id == fields.get_int("decoder_start_token_id"));

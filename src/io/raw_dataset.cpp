@@ -30,9 +30,11 @@ void read_file(const fs::path& path, const std::string* fixed_split,
   const std::string file = path.string();
 
   auto sink = [&](const TableRow& row) {
-    const std::string& split_name = fixed_split != nullptr
-                                        ? *fixed_split
-                                        : (row.values[2] ? *row.values[2] : options.default_split);
+    // An empty split value (a blank CSV cell) means none, as pandas reads it as missing.
+    const bool has_split = fixed_split == nullptr && row.values[2] && !row.values[2]->empty();
+    const std::string& split_name = fixed_split != nullptr ? *fixed_split
+                                    : has_split            ? *row.values[2]
+                                                           : options.default_split;
     ++dataset.found_splits[split_name];
     auto kept = std::find_if(dataset.splits.begin(), dataset.splits.end(),
                              [&](const RawSplit& s) { return s.name == split_name; });

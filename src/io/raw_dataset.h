@@ -2,8 +2,8 @@
 // from a folder of such files named by split. Column names are the caller's (article/highlights,
 // dialogue/summary, document/summary, ...).
 //
-// - A file: rows go to the split named in their split column when the file has one, otherwise to
-//   `default_split`.
+// - A file: rows go to the split named in their split column when the file has one and the value
+//   is not empty, otherwise to `default_split`.
 // - A folder: each file `<split>.jsonl|.json|.ndjson|.csv`, or a shard `<split>-<anything>.<ext>`,
 //   holds rows of that split (shards in name order); a split column inside is ignored.
 // Only the splits asked for are kept; the rows of others are counted.

@@ -2,13 +2,11 @@
 // training reads. A folder holds metadata.json and, per split, five little-endian arrays that
 // can be memory-mapped as they are (numpy.memmap reads them too):
 //
-//   <split>/input_ids.bin      uint16 (vocabularies up to 65536) or int32: rows' input ids,
-//   concatenated <split>/input_offsets.bin  uint64, rows + 1: row r is input_ids[offsets[r],
-//   offsets[r + 1]) <split>/input_lengths.bin  uint32, rows: real tokens of row r (the attention
-//   mask); the rest
-//                              of a row is pad ids (max_length padding only)
-//   <split>/labels.bin         uint16 or int32 (int32 when padded with -100): label ids
-//   <split>/label_offsets.bin  uint64, rows + 1
+//   <split>/input_ids.bin      uint16 (vocabulary <= 65536) or int32: the rows' input ids
+//   <split>/input_offsets.bin  uint64 × (rows + 1): row r is ids[offsets[r], offsets[r + 1])
+//   <split>/input_lengths.bin  uint32 × rows: real tokens of row r (its attention mask)
+//   <split>/labels.bin         uint16, or int32 when padded with -100: the rows' label ids
+//   <split>/label_offsets.bin  uint64 × (rows + 1)
 //
 // The writer builds the folder under a temporary name and renames it when complete. The reader
 // checks the format version, every array's size against the metadata, and every offset and id
