@@ -145,10 +145,11 @@ TEST_CASE("round trip of every dtype, views and copies") {
 
   const SafetensorsReader reader = SafetensorsReader::open(path);
   CHECK(reader.metadata().at("note") == "round trip");
-  for (const auto& [name, original] : tensors) {
+  for (const auto& named : tensors) {
+    const std::string& name = named.first;
     CAPTURE(name);
-    check_same_bits(reader.load(name, TensorLoad::view), original.contiguous());
-    check_same_bits(reader.load(name, TensorLoad::copy), original.contiguous());
+    check_same_bits(reader.load(name, TensorLoad::view), named.second.contiguous());
+    check_same_bits(reader.load(name, TensorLoad::copy), named.second.contiguous());
   }
   // Written by us, so padded: every view is aligned for its dtype.
   for (const SafetensorsTensorInfo& info : reader.tensors()) {
