@@ -3,6 +3,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "autograd/op_profile.h"
 #include "autograd/variable.h"
 #include "tensor/ops.h"
 
@@ -13,14 +14,23 @@ thread_local bool g_grad_enabled = true;
 
 // Adds g into an accumulator slot; the first gradient is stored as is.
 void accumulate(Tensor& slot, const Tensor& g) {
+  OpTimer timer("accumulate_grad");
   slot = slot.defined() ? ops::add(slot, g) : g;
+}
+
+// Whether g is the only view of all of its storage: then nothing else can see it change.
+bool sole_owner(const Tensor& g) {
+  return g.storage().use_count() == 1 && g.is_contiguous() && g.offset() == 0 &&
+         static_cast<size_t>(g.numel()) * dtype_size(g.dtype()) == g.storage()->nbytes();
 }
 
 // A leaf's gradient is a contiguous tensor of its own: backward formulas hand one tensor to
 // several inputs (add passes g to both), and an optimizer that scales one gradient in place must
-// not scale another, nor the caller's seed.
+// not scale another, nor the caller's seed. A gradient no one else holds (a weight's, fresh
+// from its matmul) is taken as it is, without the copy.
 void accumulate_leaf(Tensor& slot, const Tensor& g) {
-  slot = slot.defined() ? ops::add(slot, g) : g.clone();
+  OpTimer timer("accumulate_grad");
+  slot = slot.defined() ? ops::add(slot, g) : (sole_owner(g) ? g : g.clone());
 }
 
 // Nodes reachable from root, each after every node that consumes its output. Owning pointers:
@@ -66,6 +76,7 @@ Variable::Variable(Tensor data, bool requires_grad) : state_(std::make_shared<Va
 
 Variable make_result(Tensor output, std::vector<Variable> inputs, const char* name,
                      BackwardFn backward) {
+  profile_forward_op(name);
   bool needs_grad = false;
   if (grad_enabled()) {
     for (const Variable& v : inputs) needs_grad = needs_grad || v.requires_grad();
@@ -106,7 +117,11 @@ void Variable::backward(const Tensor& grad_output) const {
     pending.erase(it);
     T5_CHECK(node->backward, "backward through ", node->name,
              " a second time: its saved tensors were released after the first backward");
-    std::vector<Tensor> grads = node->backward(grad_out);
+    std::vector<Tensor> grads;
+    {
+      OpTimer timer(node->name);
+      grads = node->backward(grad_out);
+    }
     T5_CHECK(grads.size() == node->inputs.size(), node->name, " backward returned ", grads.size(),
              " gradients for ", node->inputs.size(), " inputs");
     for (size_t i = 0; i < grads.size(); ++i) {

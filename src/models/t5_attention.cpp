@@ -75,15 +75,22 @@ T5LayerSelfAttention::T5LayerSelfAttention(ParameterStore& store, const std::str
       dropout_(prefix + ".dropout") {}
 
 Variable T5LayerSelfAttention::forward(ParameterStore& store, const Variable& hidden,
-                                       const Variable& position_bias,
-                                       const DropoutContext& dropout) const {
+                                       const Variable& position_bias, const DropoutContext& dropout,
+                                       KeyValueCache* cache) const {
   std::vector<ParamId> ids = attention_.projections();
   ids.push_back(layer_norm_.weight());
   ParameterScope scope(store, ids);
   Variable x = scope.enter(hidden);
   Variable normed = layer_norm_.forward(store, x);
-  Variable y = attention_.attend(store, normed, attention_.project_key_value(store, normed),
-                                 position_bias, dropout);
+  T5Attention::KeyValue kv = attention_.project_key_value(store, normed);
+  if (cache != nullptr) {
+    T5_CHECK(!autograd::grad_enabled(),
+             "T5 self-attention: a decoding cache holds plain tensors; "
+             "decode under NoGradGuard");
+    cache->append(kv.key.data(), kv.value.data());
+    kv = {Variable(cache->keys()), Variable(cache->values())};
+  }
+  Variable y = attention_.attend(store, normed, kv, position_bias, dropout);
   return scope.exit(autograd::add(x, dropout_.apply(y, dropout)));
 }
 
@@ -97,16 +104,27 @@ T5LayerCrossAttention::T5LayerCrossAttention(ParameterStore& store, const std::s
 Variable T5LayerCrossAttention::forward(ParameterStore& store, const Variable& hidden,
                                         const Variable& encoder_hidden,
                                         const Variable& position_bias,
-                                        const DropoutContext& dropout) const {
+                                        const DropoutContext& dropout,
+                                        const KeyValueCache* memory) const {
   std::vector<ParamId> ids = attention_.projections();
   ids.push_back(layer_norm_.weight());
   ParameterScope scope(store, ids);
   Variable x = scope.enter(hidden);
-  Variable memory = scope.enter(encoder_hidden);
-  Variable y =
-      attention_.attend(store, layer_norm_.forward(store, x),
-                        attention_.project_key_value(store, memory), position_bias, dropout);
+  const T5Attention::KeyValue kv =
+      memory != nullptr
+          ? T5Attention::KeyValue{Variable(memory->keys()), Variable(memory->values())}
+          : attention_.project_key_value(store, scope.enter(encoder_hidden));
+  Variable y = attention_.attend(store, layer_norm_.forward(store, x), kv, position_bias, dropout);
   return scope.exit(autograd::add(x, dropout_.apply(y, dropout)));
+}
+
+KeyValueCache T5LayerCrossAttention::project_memory(ParameterStore& store,
+                                                    const Variable& encoder_hidden) const {
+  ParameterScope scope(store, attention_.projections());
+  const T5Attention::KeyValue kv = attention_.project_key_value(store, encoder_hidden);
+  KeyValueCache memory(encoder_hidden.shape()[1]);
+  memory.append(kv.key.data(), kv.value.data());
+  return memory;
 }
 
 }  // namespace t5zero::models

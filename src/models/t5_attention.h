@@ -13,6 +13,7 @@
 #include "autograd/variable.h"
 #include "io/t5_config.h"
 #include "models/dropout_site.h"
+#include "models/kv_cache.h"
 #include "models/parameter_store.h"
 #include "models/t5_layers.h"
 
@@ -69,9 +70,11 @@ class T5LayerSelfAttention {
   T5LayerSelfAttention() = default;
   T5LayerSelfAttention(ParameterStore& store, const std::string& prefix, const T5Config& config,
                        bool is_decoder, bool has_relative_attention_bias);
+  // With a cache (incremental decoding, no gradients): hidden holds only the new positions;
+  // their keys and values are appended to the cache and the queries attend to all cached ones.
   autograd::Variable forward(ParameterStore& store, const autograd::Variable& hidden,
-                             const autograd::Variable& position_bias,
-                             const DropoutContext& dropout) const;
+                             const autograd::Variable& position_bias, const DropoutContext& dropout,
+                             KeyValueCache* cache = nullptr) const;
   const T5Attention& attention() const { return attention_; }
 
  private:
@@ -85,10 +88,15 @@ class T5LayerCrossAttention {
  public:
   T5LayerCrossAttention() = default;
   T5LayerCrossAttention(ParameterStore& store, const std::string& prefix, const T5Config& config);
+  // With `memory` (incremental decoding), the keys and values of encoder_hidden come from it and
+  // encoder_hidden is not read.
   autograd::Variable forward(ParameterStore& store, const autograd::Variable& hidden,
                              const autograd::Variable& encoder_hidden,
-                             const autograd::Variable& position_bias,
-                             const DropoutContext& dropout) const;
+                             const autograd::Variable& position_bias, const DropoutContext& dropout,
+                             const KeyValueCache* memory = nullptr) const;
+  // The keys and values of encoder_hidden [B, S, d_model], for every decoding step to reuse.
+  KeyValueCache project_memory(ParameterStore& store,
+                               const autograd::Variable& encoder_hidden) const;
 
  private:
   T5Attention attention_;  // registered before layer_norm_, in the order of HF's state dict

@@ -65,9 +65,24 @@ Variable T5ForConditionalGeneration::decode(const Tensor& decoder_input_ids,
                                             const Tensor& attention_mask,
                                             const ForwardOptions& options) const {
   // As HF: no decoder_attention_mask, so decoder self-attention masks only the future.
-  Variable sequence =
-      decoder_.forward(*store_, decoder_input_ids, Tensor(), encoder_hidden, attention_mask,
-                       dropout_context(options), options.gradient_checkpointing);
+  return lm_logits(decoder_.forward(*store_, decoder_input_ids, Tensor(), encoder_hidden,
+                                    attention_mask, dropout_context(options),
+                                    options.gradient_checkpointing));
+}
+
+DecoderCache T5ForConditionalGeneration::start_decoding(const Variable& encoder_hidden,
+                                                        const Tensor& attention_mask,
+                                                        int64_t max_length) const {
+  return decoder_.start_cache(*store_, encoder_hidden, attention_mask, max_length);
+}
+
+Variable T5ForConditionalGeneration::decode_step(const Tensor& decoder_input_ids,
+                                                 DecoderCache& cache) const {
+  autograd::NoGradGuard no_grad;
+  return lm_logits(decoder_.forward_cached(*store_, decoder_input_ids, cache));
+}
+
+Variable T5ForConditionalGeneration::lm_logits(const Variable& sequence) const {
   ParameterScope scope(*store_, {lm_head()});
   Variable x = scope.enter(sequence);
   // As HF: tied embeddings (t5 v1.0) rescale by d_model^-0.5 before the head; FLAN does not.

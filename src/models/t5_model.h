@@ -49,6 +49,15 @@ class T5ForConditionalGeneration {
                             const autograd::Variable& encoder_hidden, const Tensor& attention_mask,
                             const ForwardOptions& options = {}) const;
 
+  // Incremental decoding (generation; no dropout, no gradients). start_decoding: a cache holding
+  // the cross-attention keys and values of encoder_hidden [N, S, d_model] (mask [N, S] or
+  // undefined), with room for max_length decoder positions. decode_step: logits [N, q, vocab] of
+  // decoder_input_ids [N, q] at positions cache.length() .., which join the cache; equal to
+  // decode() of the whole prefix at those positions, without recomputing the past ones.
+  DecoderCache start_decoding(const autograd::Variable& encoder_hidden,
+                              const Tensor& attention_mask, int64_t max_length) const;
+  autograd::Variable decode_step(const Tensor& decoder_input_ids, DecoderCache& cache) const;
+
   const T5Config& config() const { return config_; }
   ParameterStore& store() const { return *store_; }
   // The LM head's weight: lm_head.weight, or shared.weight when the embeddings are tied.
@@ -57,6 +66,8 @@ class T5ForConditionalGeneration {
 
  private:
   DropoutContext dropout_context(const ForwardOptions& options) const;
+  // The LM head on the decoder's output [B, T, d_model].
+  autograd::Variable lm_logits(const autograd::Variable& sequence) const;
 
   T5Config config_;
   ParameterStore* store_;

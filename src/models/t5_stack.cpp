@@ -70,9 +70,13 @@ T5Block::T5Block(ParameterStore& store, const std::string& prefix, const T5Confi
 
 Variable T5Block::forward(ParameterStore& store, const Variable& hidden, const Variable& self_bias,
                           const Variable& encoder_hidden, const Variable& cross_bias,
-                          const DropoutContext& dropout) const {
-  Variable h = self_attention_.forward(store, hidden, self_bias, dropout);
-  if (is_decoder_) h = cross_attention_.forward(store, h, encoder_hidden, cross_bias, dropout);
+                          const DropoutContext& dropout, DecoderBlockCache* cache) const {
+  Variable h = self_attention_.forward(store, hidden, self_bias, dropout,
+                                       cache != nullptr ? &cache->self_attention : nullptr);
+  if (is_decoder_) {
+    h = cross_attention_.forward(store, h, encoder_hidden, cross_bias, dropout,
+                                 cache != nullptr ? &cache->cross_attention : nullptr);
+  }
   return feed_forward_.forward(store, h, dropout);
 }
 
@@ -102,19 +106,34 @@ Variable T5Stack::self_attention_bias(ParameterStore& store, const Tensor& atten
   return autograd::add(attention.relative_position_bias(store, length, length), Variable(mask));
 }
 
-Variable T5Stack::forward(ParameterStore& store, const Tensor& input_ids,
-                          const Tensor& attention_mask, const Variable& encoder_hidden,
-                          const Tensor& encoder_attention_mask, const DropoutContext& dropout,
-                          bool gradient_checkpointing) const {
+Variable T5Stack::embed(ParameterStore& store, const Tensor& input_ids,
+                        const DropoutContext& dropout) const {
   T5_CHECK(input_ids.dim() == 2, is_decoder_ ? "decoder_input_ids" : "input_ids",
            ": expected shape [batch, length], got ", shape_str(input_ids.shape()));
-  const int64_t batch = input_ids.size(0), length = input_ids.size(1);
   Variable hidden;
   {
     ParameterScope scope(store, {shared_});
     hidden = autograd::embedding(scope[shared_], input_ids);  // as HF: no sqrt(d_model) scaling
   }
-  hidden = embedding_dropout_.apply(hidden, dropout);
+  return embedding_dropout_.apply(hidden, dropout);
+}
+
+Variable T5Stack::final_norm(ParameterStore& store, const Variable& hidden,
+                             const DropoutContext& dropout) const {
+  Variable normed;
+  {
+    ParameterScope scope(store, {final_layer_norm_.weight()});
+    normed = scope.exit(final_layer_norm_.forward(store, scope.enter(hidden)));
+  }
+  return final_dropout_.apply(normed, dropout);
+}
+
+Variable T5Stack::forward(ParameterStore& store, const Tensor& input_ids,
+                          const Tensor& attention_mask, const Variable& encoder_hidden,
+                          const Tensor& encoder_attention_mask, const DropoutContext& dropout,
+                          bool gradient_checkpointing) const {
+  Variable hidden = embed(store, input_ids, dropout);
+  const int64_t batch = input_ids.size(0), length = input_ids.size(1);
 
   const Variable self_bias = self_attention_bias(store, attention_mask, batch, length);
   Variable cross_bias;
@@ -145,11 +164,67 @@ Variable T5Stack::forward(ParameterStore& store, const Tensor& input_ids,
     }
   }
 
-  {
-    ParameterScope scope(store, {final_layer_norm_.weight()});
-    hidden = scope.exit(final_layer_norm_.forward(store, scope.enter(hidden)));
+  return final_norm(store, hidden, dropout);
+}
+
+DecoderCache T5Stack::start_cache(ParameterStore& store, const Variable& encoder_hidden,
+                                  const Tensor& encoder_attention_mask, int64_t capacity) const {
+  T5_CHECK(is_decoder_, "T5Stack: only the decoder decodes incrementally");
+  T5_CHECK(encoder_hidden.defined() && encoder_hidden.shape().size() == 3,
+           "decoder: expected encoder hidden states [rows, length, d_model], got ",
+           encoder_hidden.defined() ? shape_str(encoder_hidden.shape()) : "none");
+  autograd::NoGradGuard no_grad;
+  const int64_t rows = encoder_hidden.shape()[0], source_length = encoder_hidden.shape()[1];
+  DecoderCache cache;
+  // As HF: cross-attention has no relative bias; its position bias is the encoder mask.
+  cache.cross_attention_bias =
+      padding_attention_bias(encoder_attention_mask, rows, source_length, dtype_);
+  for (const T5Block& block : blocks_) {
+    cache.blocks.push_back(DecoderBlockCache{
+        KeyValueCache(capacity), block.cross_attention().project_memory(store, encoder_hidden)});
   }
-  return final_dropout_.apply(hidden, dropout);
+  return cache;
+}
+
+Variable T5Stack::forward_cached(ParameterStore& store, const Tensor& input_ids,
+                                 DecoderCache& cache) const {
+  T5_CHECK(is_decoder_, "T5Stack: only the decoder decodes incrementally");
+  T5_CHECK(static_cast<int64_t>(cache.blocks.size()) == num_blocks(), "decoder: the cache has ",
+           cache.blocks.size(), " blocks, the decoder ", num_blocks(),
+           " (start it with start_cache)");
+  T5_CHECK(input_ids.dim() == 2 && input_ids.size(0) == cache.rows(),
+           "decoder_input_ids: expected shape [", cache.rows(), ", new positions], got ",
+           shape_str(input_ids.shape()));
+  autograd::NoGradGuard no_grad;
+  const DropoutContext no_dropout;
+  const int64_t length = input_ids.size(1), offset = cache.length();
+  Variable hidden = embed(store, input_ids, no_dropout);
+
+  // As HF with past_key_values: block 0's bias for queries at positions offset.. against keys
+  // 0..offset+length-1, shared by all blocks; the new positions see each other causally.
+  const T5Attention& attention = blocks_.front().self_attention().attention();
+  Variable self_bias;
+  {
+    ParameterScope scope(store, {attention.relative_attention_bias()});
+    self_bias = attention.relative_position_bias(store, length, offset + length, offset);
+  }
+  if (length > 1) {
+    std::vector<double> causal(static_cast<size_t>(length * (offset + length)), 0.0);
+    for (int64_t q = 0; q < length; ++q) {
+      for (int64_t k = offset + q + 1; k < offset + length; ++k) {
+        causal[static_cast<size_t>(q * (offset + length) + k)] = finfo_min(dtype_);
+      }
+    }
+    self_bias = autograd::add(
+        self_bias, Variable(Tensor::from_vector(causal, {1, 1, length, offset + length}, dtype_)));
+  }
+  const Variable cross_bias(cache.cross_attention_bias);
+
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    hidden = blocks_[i].forward(store, hidden, self_bias, Variable(), cross_bias, no_dropout,
+                                &cache.blocks[i]);
+  }
+  return final_norm(store, hidden, no_dropout);
 }
 
 }  // namespace t5zero::models

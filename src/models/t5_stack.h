@@ -7,6 +7,7 @@
 #include "autograd/variable.h"
 #include "io/t5_config.h"
 #include "models/dropout_site.h"
+#include "models/kv_cache.h"
 #include "models/parameter_store.h"
 #include "models/t5_attention.h"
 #include "models/t5_layers.h"
@@ -18,13 +19,15 @@ class T5Block {
  public:
   T5Block(ParameterStore& store, const std::string& prefix, const T5Config& config, bool is_decoder,
           bool has_relative_attention_bias);
-  // cross_bias and encoder_hidden are used by decoder blocks only.
+  // cross_bias and encoder_hidden are used by decoder blocks only. With a cache (incremental
+  // decoding), hidden holds the new positions only and encoder_hidden is not read.
   autograd::Variable forward(ParameterStore& store, const autograd::Variable& hidden,
                              const autograd::Variable& self_bias,
                              const autograd::Variable& encoder_hidden,
-                             const autograd::Variable& cross_bias,
-                             const DropoutContext& dropout) const;
+                             const autograd::Variable& cross_bias, const DropoutContext& dropout,
+                             DecoderBlockCache* cache = nullptr) const;
   const T5LayerSelfAttention& self_attention() const { return self_attention_; }
+  const T5LayerCrossAttention& cross_attention() const { return cross_attention_; }
 
  private:
   bool is_decoder_;
@@ -48,9 +51,23 @@ class T5Stack {
                              const Tensor& encoder_attention_mask, const DropoutContext& dropout,
                              bool gradient_checkpointing) const;
 
+  // Incremental decoding (decoder only; no dropout, no gradients). start_cache: an empty cache
+  // holding each block's cross-attention keys and values of encoder_hidden [N, S, d_model], with
+  // room for `capacity` decoder positions. forward_cached: hidden states [N, q, d_model] of
+  // input_ids [N, q] at positions cache.length() .. + q − 1, attending to every cached position
+  // (causally among themselves); their keys and values join the cache.
+  DecoderCache start_cache(ParameterStore& store, const autograd::Variable& encoder_hidden,
+                           const Tensor& encoder_attention_mask, int64_t capacity) const;
+  autograd::Variable forward_cached(ParameterStore& store, const Tensor& input_ids,
+                                    DecoderCache& cache) const;
+
   int64_t num_blocks() const { return static_cast<int64_t>(blocks_.size()); }
 
  private:
+  autograd::Variable embed(ParameterStore& store, const Tensor& input_ids,
+                           const DropoutContext& dropout) const;
+  autograd::Variable final_norm(ParameterStore& store, const autograd::Variable& hidden,
+                                const DropoutContext& dropout) const;
   autograd::Variable self_attention_bias(ParameterStore& store, const Tensor& attention_mask,
                                          int64_t batch, int64_t length) const;
 

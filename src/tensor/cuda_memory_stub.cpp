@@ -1,4 +1,5 @@
 // Built when T5ZERO_CUDA is off: every CUDA request is a clear error.
+#include "tensor/cuda/device_select.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/device.h"
 #include "tensor/error.h"
@@ -35,4 +36,12 @@ void copy(void*, const void*, size_t) {
 }
 
 }  // namespace cuda_memory
+
+namespace cuda {
+int select_device_for_local_rank() {
+  fail(
+      "select_device_for_local_rank: this t5zero was built without CUDA (configure with "
+      "-DT5ZERO_CUDA=ON)");
+}
+}  // namespace cuda
 }  // namespace t5zero

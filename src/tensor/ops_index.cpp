@@ -7,38 +7,39 @@
 namespace t5zero::ops {
 
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
-  require_cpu("embedding", {&weight, &ids});
+  T5_RETURN_IF_CUDA("embedding", embedding(weight, ids), &weight, &ids);
   return cpu::embedding(weight, ids);
 }
 
 Tensor embedding_backward(const Tensor& grad, const Tensor& ids, int64_t num_rows) {
-  require_cpu("embedding_backward", {&grad, &ids});
+  T5_RETURN_IF_CUDA("embedding_backward", embedding_backward(grad, ids, num_rows), &grad, &ids);
   return cpu::embedding_backward(grad, ids, num_rows);
 }
 
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
-  require_cpu("index_select", {&a, &index});
+  T5_RETURN_IF_CUDA("index_select", index_select(a, dim, index), &a, &index);
   return cpu::index_select(a, dim, index);
 }
 
 Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src) {
-  require_cpu("index_add", {&index, &src});
+  T5_RETURN_IF_CUDA("index_add", index_add(shape, dim, index, src), &index, &src);
   return cpu::index_add(shape, dim, index, src);
 }
 
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
-  require_cpu("gather", {&a, &index});
+  T5_RETURN_IF_CUDA("gather", gather(a, dim, index), &a, &index);
   return cpu::gather(a, dim, index);
 }
 
 Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src) {
-  require_cpu("scatter_add", {&index, &src});
+  T5_RETURN_IF_CUDA("scatter_add", scatter_add(shape, dim, index, src), &index, &src);
   return cpu::scatter_add(shape, dim, index, src);
 }
 
 Tensor concat(const std::vector<Tensor>& parts, int64_t dim) {
   T5_CHECK(!parts.empty(), "concat: no tensors given");
-  for (const Tensor& p : parts) require_cpu("concat", {&parts[0], &p});
+  for (const Tensor& p : parts) common_device("concat", {&parts[0], &p});
+  T5_RETURN_IF_CUDA("concat", concat(parts, dim), &parts[0]);
   return cpu::concat(parts, dim);
 }
 

@@ -7,54 +7,58 @@
 namespace t5zero::ops {
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
-  require_cpu("matmul", {&a, &b});
+  T5_RETURN_IF_CUDA("matmul", matmul(a, b, transpose_a, transpose_b), &a, &b);
   return cpu::matmul(a, b, transpose_a, transpose_b);
 }
 
 Tensor softmax(const Tensor& x) {
-  require_cpu("softmax", {&x});
+  T5_RETURN_IF_CUDA("softmax", softmax(x), &x);
   return cpu::softmax(x);
 }
 
 Tensor softmax_backward(const Tensor& grad_y, const Tensor& y) {
-  require_cpu("softmax_backward", {&grad_y, &y});
+  T5_RETURN_IF_CUDA("softmax_backward", softmax_backward(grad_y, y), &grad_y, &y);
   return cpu::softmax_backward(grad_y, y);
 }
 
 Tensor log_softmax(const Tensor& x) {
-  require_cpu("log_softmax", {&x});
+  T5_RETURN_IF_CUDA("log_softmax", log_softmax(x), &x);
   return cpu::log_softmax(x);
 }
 
 Tensor log_softmax_backward(const Tensor& grad_y, const Tensor& y) {
-  require_cpu("log_softmax_backward", {&grad_y, &y});
+  T5_RETURN_IF_CUDA("log_softmax_backward", log_softmax_backward(grad_y, y), &grad_y, &y);
   return cpu::log_softmax_backward(grad_y, y);
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
-  require_cpu("cross_entropy", {&logits, &targets});
+  T5_RETURN_IF_CUDA("cross_entropy", cross_entropy(logits, targets, ignore_index), &logits,
+                    &targets);
   return cpu::cross_entropy(logits, targets, ignore_index);
 }
 
 Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits, const Tensor& targets,
                               int64_t ignore_index) {
-  require_cpu("cross_entropy_backward", {&grad_loss, &logits, &targets});
+  T5_RETURN_IF_CUDA("cross_entropy_backward",
+                    cross_entropy_backward(grad_loss, logits, targets, ignore_index), &grad_loss,
+                    &logits, &targets);
   return cpu::cross_entropy_backward(grad_loss, logits, targets, ignore_index);
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
-  require_cpu("rms_norm", {&x, &weight});
+  T5_RETURN_IF_CUDA("rms_norm", rms_norm(x, weight, eps), &x, &weight);
   return cpu::rms_norm(x, weight, eps);
 }
 
 RmsNormGrads rms_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
                                double eps) {
-  require_cpu("rms_norm_backward", {&grad_y, &x, &weight});
+  T5_RETURN_IF_CUDA("rms_norm_backward", rms_norm_backward(grad_y, x, weight, eps), &grad_y, &x,
+                    &weight);
   return cpu::rms_norm_backward(grad_y, x, weight, eps);
 }
 
 Tensor dropout(const Tensor& x, double p, uint64_t seed, uint64_t offset) {
-  require_cpu("dropout", {&x});
+  T5_RETURN_IF_CUDA("dropout", dropout(x, p, seed, offset), &x);
   return cpu::dropout(x, p, seed, offset);
 }
 

@@ -6,22 +6,22 @@
 namespace t5zero::ops {
 
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
-  require_cpu("sum", {&a});
+  T5_RETURN_IF_CUDA("sum", sum(a, dims, keepdim), &a);
   return cpu::sum(a, dims, keepdim);
 }
 
 Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
-  require_cpu("mean", {&a});
+  T5_RETURN_IF_CUDA("mean", mean(a, dims, keepdim), &a);
   return cpu::mean(a, dims, keepdim);
 }
 
 Tensor amax(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
-  require_cpu("amax", {&a});
+  T5_RETURN_IF_CUDA("amax", amax(a, dims, keepdim), &a);
   return cpu::amax(a, dims, keepdim);
 }
 
 Tensor sum_squares(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
-  require_cpu("sum_squares", {&a});
+  T5_RETURN_IF_CUDA("sum_squares", sum_squares(a, dims, keepdim), &a);
   return cpu::sum_squares(a, dims, keepdim);
 }
 

@@ -5,7 +5,9 @@
 #include <ostream>
 
 #include "tensor/cpu/cpu_ops.h"
-#include "tensor/cuda_memory.h"
+#ifdef T5ZERO_CUDA
+#include "tensor/cuda/cuda_ops.h"
+#endif
 
 namespace t5zero {
 
@@ -196,31 +198,48 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return *this;
-  T5_CHECK(device().is_cpu(), "to(", dtype_name(dtype), "): dtype conversion on ", device().str(),
-           " arrives with the CUDA backend");
-  Tensor out = empty(shape_, dtype);
-  cpu::copy(out, *this);
+  Tensor out = empty(shape_, dtype, device());
+  out.copy_(*this);
   return out;
 }
 
 Tensor Tensor::to(Device device) const {
   if (device == this->device()) return *this;
-  Tensor src = contiguous();
-  Tensor out = zeros(shape_, dtype_, device);
-  cuda_memory::copy(out.data_ptr(), src.data_ptr(),
-                    static_cast<size_t>(numel()) * dtype_size(dtype_));
+  Tensor out = empty(shape_, dtype_, device);
+  out.copy_(*this);
   return out;
 }
 
+// Same device: that backend's strided copy. Across devices (only with CUDA compiled in): the
+// CUDA backend's transfer, which also converts dtype and strides.
 void Tensor::copy_(const Tensor& src) {
-  T5_CHECK(device().is_cpu() && src.device().is_cpu(), "copy_: ", src.device().str(), " -> ",
-           device().str(), " needs the CUDA backend; use to(device)");
-  cpu::copy(*this, src.shape() == shape_ ? src : src.expand(shape_));
+  const Tensor source = src.shape() == shape_ ? src : src.expand(shape_);
+  if (device().is_cpu() && src.device().is_cpu()) {
+    cpu::copy(*this, source);
+    return;
+  }
+#ifdef T5ZERO_CUDA
+  if (device() == src.device()) {
+    cuda::copy(*this, source);
+  } else {
+    cuda::copy_across_devices(*this, source);
+  }
+#else
+  fail("copy_: ", src.device().str(), " -> ", device().str(),
+       ": this t5zero was built without CUDA (configure with -DT5ZERO_CUDA=ON)");
+#endif
 }
 
 void Tensor::fill_(double value) {
-  T5_CHECK(device().is_cpu(), "fill_ on ", device().str(), " arrives with the CUDA backend");
-  cpu::fill(*this, value);
+  if (device().is_cpu()) {
+    cpu::fill(*this, value);
+    return;
+  }
+#ifdef T5ZERO_CUDA
+  cuda::fill(*this, value);
+#else
+  fail("fill_ on ", device().str(), ": this t5zero was built without CUDA");
+#endif
 }
 
 double Tensor::at(const std::vector<int64_t>& index) const {

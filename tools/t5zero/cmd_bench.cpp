@@ -1,18 +1,30 @@
-// t5zero bench: speed measurements. --ops: op micro-benchmarks against their baselines.
+// t5zero bench: speed measurements. --ops: op micro-benchmarks against BLAS called directly;
+// --model_id: the CPU training step (forward + loss + backward) of a T5, whose PyTorch twin is
+// tools/bench/bench_model_cpu.py (tools/bench/bench_model_cpu.sh runs both and prints the ratio).
 #include <cblas.h>
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "autograd/op_profile.h"
 #include "commands.h"
 #include "flags.h"
+#include "models/architectures.h"
+#include "models/parameter_store.h"
+#include "models/t5_checkpoint_io.h"
+#include "models/t5_init.h"
+#include "models/t5_model.h"
 #include "tensor/ops.h"
 
 namespace t5zero::cli {
@@ -91,39 +103,223 @@ void bench_matmul(const MatmulCase& c, int warmups, int repeats) {
               identical ? "yes" : "NO");
 }
 
-}  // namespace
-
-int run_bench(int argc, char** argv) {
-  FlagSet flags("bench", "Measure speed; every figure is printed next to its baseline.");
-  flags.add_bool("ops", false, "op micro-benchmarks (matmul GFLOP/s against BLAS called directly)");
-  flags.add_int("threads", 0, "OpenMP and OpenBLAS threads (0: leave their defaults)");
-  flags.add_int("repeats", 7, "measured runs per figure (the median is printed)");
-  flags.add_int("warmups", 2, "unmeasured runs before measuring");
-  if (!flags.parse(argc, argv, 2)) return 0;
-  if (!flags.get_bool("ops")) throw UsageError("nothing to measure: pass --ops");
-  const int64_t threads = flags.get_int("threads");
-  const int64_t repeats = flags.get_int("repeats");
-  const int64_t warmups = flags.get_int("warmups");
-  if (threads < 0) throw UsageError("--threads: expected >= 0, got " + std::to_string(threads));
-  if (repeats < 1) throw UsageError("--repeats: expected >= 1, got " + std::to_string(repeats));
-  if (warmups < 0) throw UsageError("--warmups: expected >= 0, got " + std::to_string(warmups));
-  if (threads > 0) {
-    omp_set_num_threads(static_cast<int>(threads));
-    openblas_set_num_threads(static_cast<int>(threads));
-  }
+void run_ops_bench(int warmups, int repeats) {
   std::printf(
       "matmul f32: C[M x N] = A[M x K] . B[K x N]  (B^T: B stored [N x K], as nn.Linear)\n");
-  std::printf("threads: OpenMP %d, OpenBLAS %d; median of %lld runs after %lld warm-up\n",
-              omp_get_max_threads(), openblas_get_num_threads(), static_cast<long long>(repeats),
-              static_cast<long long>(warmups));
+  std::printf("threads: OpenMP %d, OpenBLAS %d; median of %d runs after %d warm-up\n",
+              omp_get_max_threads(), openblas_get_num_threads(), repeats, warmups);
   std::printf(
       "      M x     N x     K  B      ops::matmul   cblas_sgemm  ours/BLAS   same output\n");
   std::printf("                                  GFLOP/s       GFLOP/s   (speed)\n");
   const MatmulCase cases[] = {
       {512, 512, 512, false}, {2048, 2048, 512, false}, {2048, 2048, 512, true}};
-  for (const MatmulCase& c : cases) {
-    bench_matmul(c, static_cast<int>(warmups), static_cast<int>(repeats));
+  for (const MatmulCase& c : cases) bench_matmul(c, warmups, repeats);
+}
+
+// ---- the training step ----------------------------------------------------------------------
+
+struct StepShape {
+  int64_t batch, source, target;
+};
+
+// Model FLOPs of one training step (forward + backward = 3 x forward), as DESIGN.md counts them
+// for encoder-decoders: 6 x weights x tokens for each weight on the tokens it multiplies (the
+// cross-attention K/V projections on encoder tokens), plus the attention products (q.k^T and
+// p.v, 2 x 2 x q_len x k_len x inner each forward), plus the LM head. Embedding lookups,
+// norms and elementwise ops are not counted.
+double step_model_flops(const T5Config& c, const StepShape& s) {
+  const double d = static_cast<double>(c.d_model), inner = static_cast<double>(c.inner_dim());
+  const double ffn = (c.is_gated_act ? 3.0 : 2.0) * d * static_cast<double>(c.d_ff);
+  const double enc_tokens = static_cast<double>(s.batch * s.source);
+  const double dec_tokens = static_cast<double>(s.batch * s.target);
+  const double src = static_cast<double>(s.source), tgt = static_cast<double>(s.target);
+  const double encoder_block = 6.0 * (4.0 * d * inner + ffn) * enc_tokens  // q k v o, FFN
+                               + 3.0 * 4.0 * enc_tokens * src * inner;     // attention
+  const double decoder_block = 6.0 * (4.0 * d * inner + ffn) * dec_tokens  // self q k v o, FFN
+                               + 6.0 * 2.0 * d * inner * dec_tokens        // cross q, o
+                               + 6.0 * 2.0 * d * inner * enc_tokens        // cross k, v
+                               + 3.0 * 4.0 * dec_tokens * tgt * inner      // self-attention
+                               + 3.0 * 4.0 * dec_tokens * src * inner;     // cross-attention
+  const double lm_head = 6.0 * d * static_cast<double>(c.vocab_size) * dec_tokens;
+  return static_cast<double>(c.num_layers) * encoder_block +
+         static_cast<double>(c.num_decoder_layers) * decoder_block + lm_head;
+}
+
+// Token ids uniform in [0, vocab) from a fixed seed (the same batch on every run).
+Tensor random_ids(int64_t rows, int64_t cols, int64_t vocab, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int64_t> id(0, vocab - 1);
+  std::vector<int64_t> values(static_cast<size_t>(rows * cols));
+  for (int64_t& v : values) v = id(rng);
+  return Tensor::from_vector(values, {rows, cols});
+}
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+void print_profile(const std::vector<autograd::OpTiming>& timings, int64_t steps,
+                   double step_seconds) {
+  const double per_step = 1e3 / static_cast<double>(steps);  // seconds in total -> ms per step
+  std::printf("\nwhere a step's time goes (ms per step; forward = time since the previous op)\n");
+  std::printf("  %-18s %10s %10s %10s %7s %9s %9s\n", "op", "forward", "backward", "total", "share",
+              "fwd calls", "bwd calls");
+  double attributed = 0;
+  for (const autograd::OpTiming& t : timings) {
+    const double total = t.forward_seconds + t.backward_seconds;
+    attributed += total;
+    std::printf("  %-18s %10.1f %10.1f %10.1f %6.1f%% %9lld %9lld\n", t.op.c_str(),
+                t.forward_seconds * per_step, t.backward_seconds * per_step, total * per_step,
+                100.0 * total * per_step / (step_seconds * 1e3),
+                static_cast<long long>(t.forward_calls / steps),
+                static_cast<long long>(t.backward_calls / steps));
   }
+  const double rest = step_seconds * 1e3 - attributed * per_step;
+  std::printf("  %-18s %32.1f %6.1f%%   (graph walk, frees, batch setup; median step - sum)\n",
+              "other", rest, 100.0 * rest / (step_seconds * 1e3));
+}
+
+struct ModelBenchOptions {
+  std::string model_id;
+  StepShape shape;
+  int64_t steps, warmup;
+  bool gradient_checkpointing;
+  DType dtype;
+  bool profile;
+  uint64_t seed;
+};
+
+void run_model_bench(const ModelBenchOptions& o) {
+  const models::ResolvedModel resolved = models::resolve_model(o.model_id);
+  const T5Config& config = resolved.config;
+  models::ParameterStore store(o.dtype);
+  models::T5ForConditionalGeneration model(config, store);
+  const bool builtin = resolved.id.source == ModelSource::builtin;
+  if (builtin) {
+    models::initialize_parameters(store, o.seed);
+  } else {
+    models::load_t5_weights(resolved.id.folder, model);
+  }
+
+  std::mt19937_64 rng(o.seed);
+  const Tensor input_ids = random_ids(o.shape.batch, o.shape.source, config.vocab_size, rng);
+  const Tensor labels = random_ids(o.shape.batch, o.shape.target, config.vocab_size, rng);
+  const Tensor attention_mask = Tensor::full({o.shape.batch, o.shape.source}, 1, DType::i64);
+
+  std::printf("model %s (%s), %s, %lld parameters, dropout %g%s\n", o.model_id.c_str(),
+              builtin ? "built-in, random init" : resolved.id.folder.c_str(), dtype_name(o.dtype),
+              static_cast<long long>(store.numel()), config.dropout_rate,
+              o.gradient_checkpointing ? ", gradient checkpointing" : "");
+  std::printf("batch %lld x source %lld / target %lld tokens; threads: OpenMP %d, OpenBLAS %d\n",
+              static_cast<long long>(o.shape.batch), static_cast<long long>(o.shape.source),
+              static_cast<long long>(o.shape.target), omp_get_max_threads(),
+              openblas_get_num_threads());
+
+  models::ForwardOptions options;
+  options.training = true;  // dropout at HF's sites with p = config.dropout_rate
+  options.dropout_seed = o.seed;
+  options.gradient_checkpointing = o.gradient_checkpointing;
+  double first_loss = 0;
+  auto step = [&](int64_t index) {
+    options.step = static_cast<uint64_t>(index);
+    store.zero_grad();
+    const models::T5Output out =
+        model.forward(input_ids, attention_mask, Tensor(), labels, options);
+    out.loss.backward();
+    const double loss = out.loss.data().item();
+    T5_CHECK(std::isfinite(loss), "bench: step ", index, " gave a non-finite loss ", loss);
+    if (index == 0) first_loss = loss;
+  };
+
+  std::unique_ptr<autograd::OpProfile> profile;
+  if (o.profile) profile = std::make_unique<autograd::OpProfile>();
+  for (int64_t i = 0; i < o.warmup; ++i) step(i);
+  if (profile) profile->clear();
+  std::vector<double> seconds;
+  for (int64_t i = 0; i < o.steps; ++i) {
+    if (profile) profile->restart_forward_clock();
+    seconds.push_back(seconds_of([&] { step(o.warmup + i); }));
+  }
+  std::vector<autograd::OpTiming> timings;
+  if (profile) timings = profile->timings();
+
+  const double med = median(seconds);
+  const double tokens = static_cast<double>(o.shape.batch * (o.shape.source + o.shape.target));
+  const double flops = step_model_flops(config, o.shape);
+  std::printf("loss at step 0: %.4f\n", first_loss);
+  std::printf(
+      "step (forward + loss + backward): median %.3f s over %lld steps (min %.3f, max "
+      "%.3f) after %lld warm-up\n",
+      med, static_cast<long long>(o.steps), *std::min_element(seconds.begin(), seconds.end()),
+      *std::max_element(seconds.begin(), seconds.end()), static_cast<long long>(o.warmup));
+  std::printf("tokens/s: %.0f (source + target tokens)\n", tokens / med);
+  std::printf("model FLOPs: %.1f GFLOP per step, %.1f GFLOP/s\n", flops * 1e-9, flops / med * 1e-9);
+  std::printf("peak resident memory: %.0f MiB\n", peak_rss_mib());
+  if (profile) print_profile(timings, o.steps, med);
+}
+
+int64_t at_least(const FlagSet& flags, const std::string& name, int64_t minimum) {
+  const int64_t v = flags.get_int(name);
+  if (v < minimum) {
+    throw UsageError("--" + name + ": expected >= " + std::to_string(minimum) + ", got " +
+                     std::to_string(v));
+  }
+  return v;
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+  FlagSet flags("bench", "Measure speed; every figure is printed next to its baseline.");
+  flags.add_bool("ops", false, "op micro-benchmarks (matmul GFLOP/s against BLAS called directly)");
+  flags.add_string("model_id", "",
+                   "time a training step (forward + loss + backward) of this model: a built-in "
+                   "architecture (random init, e.g. flan-t5-small), a model folder or a hub id");
+  flags.add_int("batch_size", 4, "training step: rows per batch");
+  flags.add_int("source_length", 512, "training step: encoder tokens per row");
+  flags.add_int("target_length", 128, "training step: decoder tokens (labels) per row");
+  flags.add_int("steps", 5, "training step: measured steps (the median is printed)");
+  flags.add_int("warmup", 1, "unmeasured steps (or runs, with --ops) before measuring");
+  flags.add_bool("gradient_checkpointing", false,
+                 "training step: recompute each block in backward");
+  flags.add_string("dtype", "f32", "training step: parameter and activation dtype, f32 or bf16");
+  flags.add_bool("profile", false, "training step: print the time per op, forward and backward");
+  flags.add_int("seed", 42, "training step: seed of the random init, batch and dropout");
+  flags.add_int("threads", 0, "OpenMP and OpenBLAS threads (0: leave their defaults)");
+  flags.add_int("repeats", 7, "--ops: measured runs per figure (the median is printed)");
+  if (!flags.parse(argc, argv, 2)) return 0;
+  const bool ops = flags.get_bool("ops");
+  const std::string model_id = flags.get_string("model_id");
+  if (ops == !model_id.empty()) {
+    throw UsageError(ops ? "pass --ops or --model_id, not both"
+                         : "nothing to measure: pass --ops or --model_id");
+  }
+  const int64_t threads = at_least(flags, "threads", 0);
+  const int64_t warmup = at_least(flags, "warmup", 0);
+  if (threads > 0) {
+    omp_set_num_threads(static_cast<int>(threads));
+    openblas_set_num_threads(static_cast<int>(threads));
+  }
+  if (ops) {
+    run_ops_bench(static_cast<int>(warmup), static_cast<int>(at_least(flags, "repeats", 1)));
+    return 0;
+  }
+  ModelBenchOptions o;
+  o.model_id = model_id;
+  o.shape = StepShape{at_least(flags, "batch_size", 1), at_least(flags, "source_length", 1),
+                      at_least(flags, "target_length", 1)};
+  o.steps = at_least(flags, "steps", 1);
+  o.warmup = warmup;
+  o.gradient_checkpointing = flags.get_bool("gradient_checkpointing");
+  const std::string dtype = flags.get_string("dtype");
+  if (dtype != "f32" && dtype != "bf16") {
+    throw UsageError("--dtype: expected f32 or bf16, got '" + dtype + "'");
+  }
+  o.dtype = dtype == "f32" ? DType::f32 : DType::bf16;
+  o.profile = flags.get_bool("profile");
+  o.seed = static_cast<uint64_t>(flags.get_int("seed"));
+  run_model_bench(o);
   return 0;
 }
 

@@ -17,10 +17,12 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"bench", "measure speed: --ops for the op micro-benchmarks", t5zero::cli::run_bench},
+    {"generate", "summaries of texts (greedy or beam search)", t5zero::cli::run_generate},
     {"grads", "loss and every parameter's gradient for one batch", t5zero::cli::run_grads},
     {"prepare", "tokenize a summarization dataset for training", t5zero::cli::run_prepare},
     {"rouge", "ROUGE-1/2/L/Lsum of predictions against references", t5zero::cli::run_rouge},
     {"tokenize", "token ids of texts, or texts of ids (--decode)", t5zero::cli::run_tokenize},
+    {"train", "fine-tune on a prepared dataset, evaluate, save, resume", t5zero::cli::run_train},
 };
 
 void print_usage(FILE* out) {

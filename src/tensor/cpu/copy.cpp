@@ -15,9 +15,20 @@ void copy_typed(const Tensor& dst, const Tensor& src) {
     for (int64_t i = 0; i < n; ++i) d[i] = store<Dst>(load(s[i]));
     return;
   }
-  for_each_strided<2>(
-      dst.shape(), {dst.strides().data(), src.strides().data()},
-      [&](const std::array<int64_t, 2>& o) { d[o[0]] = store<Dst>(load(s[o[1]])); });
+  const std::array<const int64_t*, 2> strides{dst.strides().data(), src.strides().data()};
+  if (dst.dim() > 0 && dst.stride(-1) == 1 && src.stride(-1) == 1) {
+    // Rows contiguous on both sides (a permute that keeps the last dim: attention heads).
+    for_each_strided_row<2>(dst.shape(), strides,
+                            [&](const std::array<int64_t, 2>& o, int64_t length) {
+                              Dst* dr = d + o[0];
+                              const Src* sr = s + o[1];
+                              for (int64_t j = 0; j < length; ++j) dr[j] = store<Dst>(load(sr[j]));
+                            });
+    return;
+  }
+  for_each_strided<2>(dst.shape(), strides, [&](const std::array<int64_t, 2>& o) {
+    d[o[0]] = store<Dst>(load(s[o[1]]));
+  });
 }
 template <typename Dst>
 void copy_to(const Tensor& dst, const Tensor& src) {

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <limits>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "tensor/cpu/cpu_ops.h"
 #include "tensor/cpu/strided_loop.h"
+#include "tensor/cpu/vector_math.h"
 
 namespace t5zero::cpu {
 
@@ -18,7 +20,9 @@ template <typename>
 using TensorOf = const Tensor&;
 
 // Writes out[i] = f(in_0[i], in_1[i], ...) for raw storage values; the inputs are already
-// expanded to out's shape. Contiguous operands take a plain loop, the rest the strided walk.
+// expanded to out's shape (out is new, so contiguous). Contiguous operands take a plain loop;
+// operands whose rows are contiguous (a broadcast over outer dims: an attention mask added to
+// every head) take a plain loop per row; the rest the element-by-element strided walk.
 template <typename Out, typename... In, typename F, size_t... I>
 void map_into(const Tensor& out, F&& f, std::index_sequence<I...>, TensorOf<In>... in) {
   Out* o = out.data<Out>();
@@ -30,9 +34,21 @@ void map_into(const Tensor& out, F&& f, std::index_sequence<I...>, TensorOf<In>.
     return;
   }
   constexpr size_t N = 1 + sizeof...(In);
-  for_each_strided<N>(
-      out.shape(), std::array<const int64_t*, N>{out.strides().data(), in.strides().data()...},
-      [&](const std::array<int64_t, N>& off) { o[off[0]] = f(std::get<I>(src)[off[I + 1]]...); });
+  const std::array<const int64_t*, N> strides{out.strides().data(), in.strides().data()...};
+  if (out.dim() > 0 && ((in.stride(-1) == 1) && ...)) {
+    for_each_strided_row<N>(out.shape(), strides,
+                            [&](const std::array<int64_t, N>& off, int64_t length) {
+                              Out* row = o + off[0];
+                              std::tuple<const In*...> rows{std::get<I>(src) + off[I + 1]...};
+                              for (int64_t j = 0; j < length; ++j) {
+                                row[j] = f(std::get<I>(rows)[j]...);
+                              }
+                            });
+    return;
+  }
+  for_each_strided<N>(out.shape(), strides, [&](const std::array<int64_t, N>& off) {
+    o[off[0]] = f(std::get<I>(src)[off[I + 1]]...);
+  });
 }
 
 template <typename Out, typename... In, typename F>
@@ -140,6 +156,39 @@ void check_mask(const char* op, const char* what, const Tensor& mask) {
 constexpr double kGeluScale = 0.7978845608028654;  // sqrt(2 / pi)
 constexpr double kGeluCubic = 0.044715;
 
+// gelu_new(x) = ½x(1 + tanh(u)) = x·σ(2u), u = √(2/π)(x + 0.044715x³). f64 evaluates HF's tanh
+// form. f32 and bf16 evaluate the σ form in double with exp_f64, which vectorizes (std::tanh is
+// a scalar call per element) and rounds once, so the result is within half a float ulp of the
+// exact value: closer than float tanh, whose rounding error 1 + tanh(u) amplifies for x < 0.
+template <typename C>
+C gelu_new_value(C x) {
+  if constexpr (std::is_same_v<C, double>) {
+    const C inner = C(kGeluScale) * (x + C(kGeluCubic) * x * x * x);
+    return C(0.5) * x * (C(1) + std::tanh(inner));
+  } else {
+    const double v = x;
+    const double u = kGeluScale * (v + kGeluCubic * v * v * v);
+    return static_cast<C>(v / (1.0 + exp_f64(-2.0 * u)));
+  }
+}
+
+// d/dx gelu_new = ½(1 + t) + ½x(1 − t²)·u′ with t = tanh(u), u′ = √(2/π)(1 + 3·0.044715·x²);
+// in the σ form (s = σ(2u), 1 + t = 2s, 1 − t² = 4s(1 − s)): s + 2x·s(1 − s)·u′.
+template <typename C>
+C gelu_new_grad_value(C g, C x) {
+  if constexpr (std::is_same_v<C, double>) {
+    const C t = std::tanh(C(kGeluScale) * (x + C(kGeluCubic) * x * x * x));
+    const C dinner = C(kGeluScale) * (C(1) + C(3 * kGeluCubic) * x * x);
+    return g * (C(0.5) * (C(1) + t) + C(0.5) * x * (C(1) - t * t) * dinner);
+  } else {
+    const double v = x;
+    const double u = kGeluScale * (v + kGeluCubic * v * v * v);
+    const double s = 1.0 / (1.0 + exp_f64(-2.0 * u));  // 0 (not NaN) when the exp overflows
+    const double du = kGeluScale * (1.0 + 3 * kGeluCubic * v * v);
+    return static_cast<C>(static_cast<double>(g) * (s + 2.0 * v * (s * (1.0 - s)) * du));
+  }
+}
+
 template <typename C>
 C relu_value(C x) {
   return x > C(0) || std::isnan(x) ? x : C(0);  // NaN propagates, as torch.relu
@@ -219,21 +268,12 @@ Tensor relu(const Tensor& a) {
 }
 
 Tensor gelu_new(const Tensor& a) {
-  return unary<Accepts::floating>("gelu_new", a, [](auto x) {
-    using C = decltype(x);
-    C inner = C(kGeluScale) * (x + C(kGeluCubic) * x * x * x);
-    return C(0.5) * x * (C(1) + std::tanh(inner));
-  });
+  return unary<Accepts::floating>("gelu_new", a, [](auto x) { return gelu_new_value(x); });
 }
 
-// d/dx gelu_new = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715·x²), t = tanh(inner).
 Tensor gelu_new_backward(const Tensor& grad, const Tensor& x) {
-  return binary<Accepts::floating>("gelu_new_backward", grad, x, [](auto g, auto v) {
-    using C = decltype(v);
-    C t = std::tanh(C(kGeluScale) * (v + C(kGeluCubic) * v * v * v));
-    C dinner = C(kGeluScale) * (C(1) + C(3 * kGeluCubic) * v * v);
-    return g * (C(0.5) * (C(1) + t) + C(0.5) * v * (C(1) - t * t) * dinner);
-  });
+  return binary<Accepts::floating>("gelu_new_backward", grad, x,
+                                   [](auto g, auto v) { return gelu_new_grad_value(g, v); });
 }
 
 Tensor relu_backward(const Tensor& grad, const Tensor& x) {

@@ -1,11 +1,15 @@
 // Softmax, log-softmax, cross-entropy and T5's RMSNorm over the last dim, with their backwards.
 // Statistics run in ComputeType (f32 for f32 and bf16, f64 for f64); results keep the input dtype.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "tensor/cpu/cpu_ops.h"
 #include "tensor/cpu/strided_loop.h"
+#include "tensor/cpu/vector_math.h"
 
 namespace t5zero::cpu {
 
@@ -42,6 +46,24 @@ void for_each_row(const Rows& r, Body&& body) {
   for (int64_t row = 0; row < r.rows; ++row) body(row);
 }
 
+// A float row of `cols` for the exponentials of a bf16 row, one per thread, reused across rows.
+float* row_buffer(int64_t cols) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<int64_t>(buffer.size()) < cols) buffer.resize(static_cast<size_t>(cols));
+  return buffer.data();
+}
+
+// Where a row's exponentials e^(x − max) go before normalising: the output row itself when it
+// holds the compute type (f32, f64), else a float buffer (bf16 rounds only the final value).
+template <typename T, typename C>
+C* exp_row(T* out_row, int64_t cols) {
+  if constexpr (std::is_same_v<T, C>) {
+    return out_row;
+  } else {
+    return row_buffer(cols);
+  }
+}
+
 // Max-subtracted softmax (log_space = false) or log-softmax (true) of every row.
 template <typename T>
 Tensor softmax_rows(const Tensor& x_in, bool log_space) {
@@ -54,25 +76,17 @@ Tensor softmax_rows(const Tensor& x_in, bool log_space) {
   for_each_row(r, [&](int64_t row) {
     const T* xr = px + row * r.cols;
     T* yr = py + row * r.cols;
-    C max = -std::numeric_limits<C>::infinity();
-    for (int64_t j = 0; j < r.cols; ++j) max = std::max(max, load(xr[j]));
+    const C max = lane_max<C>(r.cols, [&](int64_t j) { return C(load(xr[j])); });
     if (log_space) {
-      C sum = 0;
-      for (int64_t j = 0; j < r.cols; ++j) sum += std::exp(load(xr[j]) - max);
+      const C sum = lane_sum<C>(r.cols, [&](int64_t j) { return exp_of(C(load(xr[j])) - max); });
       const C log_sum = std::log(sum);
       for (int64_t j = 0; j < r.cols; ++j) yr[j] = store<T>(load(xr[j]) - max - log_sum);
-    } else if constexpr (std::is_same_v<T, C>) {
-      // f32 and f64 keep the exponentials in the output row instead of computing them twice.
-      C sum = 0;
-      for (int64_t j = 0; j < r.cols; ++j) sum += (yr[j] = std::exp(xr[j] - max));
-      const C inv = C(1) / sum;
-      for (int64_t j = 0; j < r.cols; ++j) yr[j] *= inv;
-    } else {
-      C sum = 0;
-      for (int64_t j = 0; j < r.cols; ++j) sum += std::exp(load(xr[j]) - max);
-      const C inv = C(1) / sum;
-      for (int64_t j = 0; j < r.cols; ++j) yr[j] = store<T>(std::exp(load(xr[j]) - max) * inv);
+      return;
     }
+    C* e = exp_row<T, C>(yr, r.cols);
+    for (int64_t j = 0; j < r.cols; ++j) e[j] = exp_of(C(load(xr[j])) - max);
+    const C inv = C(1) / lane_sum<C>(r.cols, [&](int64_t j) { return e[j]; });
+    for (int64_t j = 0; j < r.cols; ++j) yr[j] = store<T>(e[j] * inv);
   });
   return y;
 }
@@ -91,11 +105,14 @@ Tensor softmax_rows_backward(const Tensor& grad_in, const Tensor& y_in, bool log
     const T* gr = pg + row * r.cols;
     const T* yr = py + row * r.cols;
     T* dr = pd + row * r.cols;
-    C dot = 0;
-    for (int64_t j = 0; j < r.cols; ++j) dot += log_space ? load(gr[j]) : load(gr[j]) * load(yr[j]);
-    for (int64_t j = 0; j < r.cols; ++j) {
-      dr[j] = log_space ? store<T>(load(gr[j]) - std::exp(load(yr[j])) * dot)
-                        : store<T>(load(yr[j]) * (load(gr[j]) - dot));
+    if (log_space) {
+      const C sum = lane_sum<C>(r.cols, [&](int64_t j) { return C(load(gr[j])); });
+      for (int64_t j = 0; j < r.cols; ++j) {
+        dr[j] = store<T>(load(gr[j]) - exp_of(C(load(yr[j]))) * sum);
+      }
+    } else {
+      const C dot = lane_sum<C>(r.cols, [&](int64_t j) { return C(load(gr[j]) * load(yr[j])); });
+      for (int64_t j = 0; j < r.cols; ++j) dr[j] = store<T>(load(yr[j]) * (load(gr[j]) - dot));
     }
   });
   return dx;
@@ -123,6 +140,14 @@ int64_t checked_targets(const char* op, const Tensor& logits, const Tensor& targ
   return kept;
 }
 
+// max and Σ e^(x − max) of one row of logits.
+template <typename T, typename C = typename ComputeType<T>::type>
+std::pair<C, C> logsumexp_parts(const T* xr, int64_t cols) {
+  const C max = lane_max<C>(cols, [&](int64_t j) { return C(load(xr[j])); });
+  const C sum = lane_sum<C>(cols, [&](int64_t j) { return exp_of(C(load(xr[j])) - max); });
+  return {max, sum};
+}
+
 template <typename T>
 Tensor cross_entropy_typed(const Tensor& logits_in, const std::vector<int64_t>& targets,
                            int64_t ignore_index, int64_t kept) {
@@ -136,11 +161,8 @@ Tensor cross_entropy_typed(const Tensor& logits_in, const std::vector<int64_t>& 
     const int64_t t = targets[row];
     if (t == ignore_index) return;
     const T* xr = px + row * r.cols;
-    C max = -std::numeric_limits<C>::infinity();
-    for (int64_t j = 0; j < r.cols; ++j) max = std::max(max, load(xr[j]));
-    C sum = 0;
-    for (int64_t j = 0; j < r.cols; ++j) sum += std::exp(load(xr[j]) - max);
-    row_loss[row] = static_cast<double>(max + std::log(sum) - load(xr[t]));
+    const auto [max, sum] = logsumexp_parts<T>(xr, r.cols);
+    row_loss[row] = static_cast<double>(max + std::log(sum) - C(load(xr[t])));
   });
   double total = 0;
   for (double l : row_loss) total += l;
@@ -158,26 +180,26 @@ Tensor cross_entropy_backward_typed(double grad, const Tensor& logits_in,
                                     int64_t kept) {
   using C = typename ComputeType<T>::type;
   Tensor logits = logits_in.contiguous();
-  Tensor dx = Tensor::zeros(logits.shape(), logits.dtype());  // ignored rows stay 0
-  if (kept == 0) return dx;
+  Tensor dx = Tensor::empty(logits.shape(), logits.dtype());  // every row written below
   const Rows r{logits.size(0), logits.size(1)};
   const T* px = logits.data<T>();
   T* pd = dx.data<T>();
-  const C scale = static_cast<C>(grad / static_cast<double>(kept));
+  const C scale = kept == 0 ? C(0) : static_cast<C>(grad / static_cast<double>(kept));
   for_each_row(r, [&](int64_t row) {
     const int64_t t = targets[row];
-    if (t == ignore_index) return;
-    const T* xr = px + row * r.cols;
     T* dr = pd + row * r.cols;
-    C max = -std::numeric_limits<C>::infinity();
-    for (int64_t j = 0; j < r.cols; ++j) max = std::max(max, load(xr[j]));
-    C sum = 0;
-    for (int64_t j = 0; j < r.cols; ++j) sum += std::exp(load(xr[j]) - max);
-    const C inv = C(1) / sum;
-    for (int64_t j = 0; j < r.cols; ++j) {
-      C p = std::exp(load(xr[j]) - max) * inv;
-      dr[j] = store<T>((p - (j == t ? C(1) : C(0))) * scale);
+    if (t == ignore_index) {
+      std::fill(dr, dr + r.cols, store<T>(C(0)));
+      return;
     }
+    const T* xr = px + row * r.cols;
+    const C max = lane_max<C>(r.cols, [&](int64_t j) { return C(load(xr[j])); });
+    C* e = exp_row<T, C>(dr, r.cols);
+    for (int64_t j = 0; j < r.cols; ++j) e[j] = exp_of(C(load(xr[j])) - max);
+    const C inv = C(1) / lane_sum<C>(r.cols, [&](int64_t j) { return e[j]; });
+    const C target_p = e[t] * inv;
+    for (int64_t j = 0; j < r.cols; ++j) dr[j] = store<T>(e[j] * inv * scale);
+    dr[t] = store<T>((target_p - C(1)) * scale);
   });
   return dx;
 }
@@ -198,11 +220,10 @@ void check_rms_norm(const char* op, const Tensor& x, const Tensor& weight, doubl
 template <typename T>
 typename ComputeType<T>::type inverse_rms(const T* xr, int64_t cols, double eps) {
   using C = typename ComputeType<T>::type;
-  double sum_squares = 0;
-  for (int64_t j = 0; j < cols; ++j) {
+  const double sum_squares = lane_sum<double>(cols, [&](int64_t j) {
     const C v = load(xr[j]);
-    sum_squares += static_cast<double>(v * v);
-  }
+    return static_cast<double>(v * v);
+  });
   const C variance = static_cast<C>(sum_squares / static_cast<double>(cols));
   return C(1) / std::sqrt(variance + static_cast<C>(eps));
 }
@@ -257,12 +278,11 @@ RmsNormGrads rms_norm_backward_typed(const Tensor& grad_in, const Tensor& x_in,
       T* dr = pdx + row * r.cols;
       const C inv = inverse_rms(xr, r.cols, eps);
       // y = w · cast(n), n = x · inv. d/dw uses the cast value, as torch's mul backward does.
-      C dot = 0;  // Σ_j dL/dn_j · n_j
+      // Σ_j dL/dn_j · n_j
+      const C dot = lane_sum<C>(
+          r.cols, [&](int64_t j) { return C(load(gr[j]) * load(pw[j])) * C(load(xr[j]) * inv); });
       for (int64_t j = 0; j < r.cols; ++j) {
-        const C n = load(xr[j]) * inv;
-        const C grad_n = load(gr[j]) * load(pw[j]);
-        dot += grad_n * n;
-        acc[j] += static_cast<double>(load(gr[j]) * load(store<T>(n)));
+        acc[j] += static_cast<double>(load(gr[j]) * load(store<T>(load(xr[j]) * inv)));
       }
       const C mean_dot = dot / static_cast<C>(r.cols);
       // dL/dx = inv · (dL/dn − n · mean(dL/dn · n))

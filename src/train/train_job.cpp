@@ -1,0 +1,238 @@
+#include "train/train_job.h"
+
+#include <omp.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "io/token_dataset.h"
+#include "io/tokenizer.h"
+#include "models/architectures.h"
+#include "models/parameter_store.h"
+#include "models/t5_checkpoint_io.h"
+#include "models/t5_init.h"
+#include "models/t5_model.h"
+#include "tensor/error.h"
+#include "train/mixed_precision.h"
+
+namespace t5zero {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool has_tokenizer(const std::string& folder) {
+  return !folder.empty() && fs::is_regular_file(fs::path(folder) / "spiece.model");
+}
+
+// The tokenizer that decodes summaries: the model folder's, else the one prepare used.
+std::string find_tokenizer_folder(const models::ResolvedModel& model,
+                                  const TokenDatasetMetadata& metadata) {
+  if (model.id.source != ModelSource::builtin && has_tokenizer(model.id.folder)) {
+    return model.id.folder;
+  }
+  if (has_tokenizer(metadata.tokenizer_path)) return metadata.tokenizer_path;
+  return "";
+}
+
+std::string model_source_name(ModelSource source) {
+  switch (source) {
+    case ModelSource::local_folder:
+      return "folder";
+    case ModelSource::hub_cache:
+      return "hub cache";
+    case ModelSource::builtin:
+      return "built-in architecture, random init";
+  }
+  return "?";
+}
+
+EvalLogRecord eval_record(const EvalResult& eval, int64_t step, double epoch) {
+  EvalLogRecord r;
+  r.step = step;
+  r.epoch = epoch;
+  r.eval_loss = eval.loss;
+  if (eval.generated) {
+    r.rouge1 = eval.rouge.rouge1;
+    r.rouge2 = eval.rouge.rouge2;
+    r.rougeL = eval.rouge.rougeL;
+    r.rougeLsum = eval.rouge.rougeLsum;
+    r.gen_len = eval.gen_len;
+  }
+  r.samples = eval.samples;
+  r.seconds = eval.seconds;
+  return r;
+}
+
+}  // namespace
+
+TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
+                                const std::function<void(const StepRecord&)>& on_step) {
+  validate_training_args(args);
+  if (args.num_threads > 0) omp_set_num_threads(args.num_threads);
+  TrainJobResult job;
+  job.output_dir = resolved_output_dir(args);
+
+  // The model and the data, checked against each other before anything is allocated.
+  const models::ResolvedModel resolved = models::resolve_model(args.model_id);
+  const T5Config& config = resolved.config;
+  const TokenDataset dataset = TokenDataset::open(args.dataset_path);
+  const TokenDatasetMetadata& metadata = dataset.metadata();
+  T5_CHECK(metadata.vocab_size <= config.vocab_size, args.dataset_path,
+           ": token ids reach the tokenizer's vocabulary of ", metadata.vocab_size,
+           " but the model '", args.model_id, "' embeds only ", config.vocab_size, " rows");
+  const TokenSplit& train_split = dataset.split("train");
+  const TokenSplit* eval_split = dataset.has_split("eval") ? &dataset.split("eval") : nullptr;
+
+  const EpochPlan epochs(train_split.rows(), args.per_device_train_batch_size,
+                         args.gradient_accumulation_steps, args.world_size);
+  job.plan = plan_training(args, epochs.optimizer_steps(), config.d_model);
+  const TrainingPlan& plan = job.plan;
+  fs::create_directories(job.output_dir);
+  if (plan.deepspeed) {
+    out << format_resolution_report(*plan.deepspeed);
+    out << "resolved DeepSpeed config saved to "
+        << save_resolved_config(*plan.deepspeed, job.output_dir) << "\n";
+  }
+
+  // The model in the run's precision: bf16 weights (fp32 masters in MasterParameters) or fp32.
+  models::ParameterStore store(plan.precision == Precision::bf16 ? DType::bf16 : DType::f32);
+  models::T5ForConditionalGeneration model(config, store);
+  if (resolved.id.source == ModelSource::builtin) {
+    models::initialize_parameters(store, static_cast<uint64_t>(args.seed));
+  } else {
+    const models::WeightsLoadReport report = models::load_t5_weights(resolved.id.folder, model);
+    for (const std::string& name : report.unexpected) {
+      out << "note: " << resolved.id.folder << ": tensor '" << name
+          << "' is not a parameter; ignored\n";
+    }
+  }
+  MasterParameters masters(store, plan.precision);
+
+  const std::string tokenizer_folder = find_tokenizer_folder(resolved, metadata);
+  std::optional<T5Tokenizer> tokenizer;
+  if (!tokenizer_folder.empty()) tokenizer = T5Tokenizer::load(tokenizer_folder);
+  if (args.eval_strategy != IntervalStrategy::no && !tokenizer) {
+    out << "note: no tokenizer in the model folder or at the dataset's tokenizer_path ("
+        << metadata.tokenizer_path << "): evaluations report the loss without ROUGE\n";
+  }
+
+  std::string resume_folder;
+  if (args.resume_from_checkpoint == "latest") {
+    resume_folder = latest_checkpoint(job.output_dir);
+    T5_CHECK(!resume_folder.empty(), "--resume_from_checkpoint latest: no checkpoint-<step> ",
+             "folder with a ", kTrainerStateFile, " in ", job.output_dir);
+  } else if (!args.resume_from_checkpoint.empty()) {
+    resume_folder = args.resume_from_checkpoint;
+  }
+  if (resume_folder.empty()) {
+    // A fresh run starts its own metrics; checkpoints of an earlier run stay and rotate along.
+    fs::remove(fs::path(job.output_dir) / "metrics.jsonl");
+    if (const std::string old = latest_checkpoint(job.output_dir); !old.empty()) {
+      out << "note: " << job.output_dir << " holds checkpoints of an earlier run (" << old
+          << "); --resume_from_checkpoint latest would continue it\n";
+    }
+  }
+
+  out << "model " << args.model_id << " (" << model_source_name(resolved.id.source)
+      << "): " << models::count_parameters(config) << " parameters, d_model " << config.d_model
+      << ", " << (plan.precision == Precision::bf16 ? "bf16 weights with fp32 masters" : "fp32")
+      << "\n"
+      << "data " << args.dataset_path << ": " << train_split.rows() << " train rows"
+      << (eval_split ? ", " + std::to_string(eval_split->rows()) + " eval rows" : "") << "\n"
+      << "plan: " << plan.num_training_steps << " optimizer steps (" << epochs.optimizer_steps()
+      << " per epoch, " << plan.num_epochs << " epochs) of " << plan.micro_batch_size << " x "
+      << plan.gradient_accumulation_steps << " x " << plan.world_size << " rows; "
+      << lr_schedule_name(plan.schedule.kind) << " lr " << plan.optimizer.lr << "\n";
+
+  TrainerSetup setup;
+  setup.args = args;
+  setup.plan = plan;
+  setup.output_dir = job.output_dir;
+  setup.train = &train_split;
+  setup.eval = eval_split;
+  setup.tokenizer = tokenizer ? &*tokenizer : nullptr;
+  setup.tokenizer_folder = tokenizer_folder;
+  setup.pad_id = metadata.pad_token_id;
+  setup.log = &out;
+  Trainer trainer(setup, model, masters);
+  trainer.on_step = on_step;
+  if (!resume_folder.empty()) trainer.resume_from(resume_folder);
+
+  RunSummary summary;
+  summary.model_id = args.model_id;
+  summary.model_parameters = models::count_parameters(config);
+  summary.dataset_path = args.dataset_path;
+  summary.train_rows = train_split.rows();
+  summary.eval_rows = eval_split ? eval_split->rows() : 0;
+  summary.world_size = plan.world_size;
+  summary.num_training_steps = plan.num_training_steps;
+  summary.write_resolved_config = [&plan](JsonWriter& json) { write_training_plan(json, plan); };
+  const int64_t parameter_bytes = store.numel() * static_cast<int64_t>(dtype_size(store.dtype()));
+  const auto fill_memory = [&] {
+    summary.parameter_bytes = parameter_bytes;
+    summary.gradient_bytes = masters.gradient_bytes() + parameter_bytes;
+    summary.optimizer_state_bytes = masters.optimizer_bytes() + masters.master_bytes();
+    summary.process_peak_rss_bytes = process_peak_rss_bytes();
+  };
+
+  try {
+    job.train = trainer.train();
+  } catch (const NonFiniteError& e) {
+    summary.status = "non_finite";
+    summary.message = e.what();
+    summary.last_checkpoint = latest_checkpoint(job.output_dir);
+    fill_memory();
+    write_run_summary(job.output_dir, summary);
+    throw;
+  }
+  const TrainResult& result = job.train;
+
+  if (result.status == TrainStatus::completed) {
+    if (args.load_best_model_at_end && !result.best_model_checkpoint.empty()) {
+      // As HF: the best checkpoint's weights (its masters too, so the saved model is exact).
+      T5_CHECK(fs::is_directory(result.best_model_checkpoint),
+               "--load_best_model_at_end: the best checkpoint ", result.best_model_checkpoint,
+               " is gone");
+      load_checkpoint(result.best_model_checkpoint, model, masters);
+      out << "loaded the best model from " << result.best_model_checkpoint << " (eval loss "
+          << *result.best_metric << ")\n";
+    }
+    models::SaveFolderOptions save_options;
+    save_options.tokenizer_folder = tokenizer_folder;
+    models::save_t5_folder(model, job.output_dir, save_options);
+    job.final_model_dir = job.output_dir;
+    out << "saved the model to " << job.output_dir << "\n";
+    summary.status = "completed";
+    summary.message = "trained " + std::to_string(result.global_step) + " steps";
+  } else {
+    summary.status = "interrupted";
+    summary.message = "stopped by signal " + std::to_string(result.stop_signal) + " after step " +
+                      std::to_string(result.global_step) +
+                      (result.last_checkpoint.empty()
+                           ? std::string(" (no checkpoint: saving is off)")
+                           : "; resume with --resume_from_checkpoint " + result.last_checkpoint);
+  }
+
+  summary.global_step = result.global_step;
+  summary.epoch =
+      static_cast<double>(result.global_step) / static_cast<double>(epochs.optimizer_steps());
+  summary.train_loss = result.train_loss;
+  summary.train_seconds = result.train_seconds;
+  summary.train_samples = result.train_samples;
+  summary.train_tokens = result.train_tokens;
+  summary.train_steps = result.global_step - result.first_step;
+  if (result.last_eval) {
+    summary.final_eval = eval_record(*result.last_eval, result.global_step, summary.epoch);
+  }
+  summary.best_metric = result.best_metric;
+  summary.best_model_checkpoint = result.best_model_checkpoint;
+  summary.last_checkpoint = result.last_checkpoint;
+  summary.final_model_dir = job.final_model_dir;
+  fill_memory();
+  job.summary_path = write_run_summary(job.output_dir, summary);
+  out << "run summary: " << job.summary_path << "\n";
+  return job;
+}
+
+}  // namespace t5zero

@@ -1,0 +1,372 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "optim/grad_clip.h"
+#include "tensor/error.h"
+#include "train/progress_bar.h"
+#include "train/stop_signal.h"
+
+namespace t5zero {
+
+using models::ParamId;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string format(const char* pattern, double a) {
+  char text[64];
+  std::snprintf(text, sizeof(text), pattern, a);
+  return text;
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainerSetup setup, const models::T5ForConditionalGeneration& model,
+                 MasterParameters& masters)
+    : setup_(std::move(setup)), model_(model), masters_(masters), scheduler_(setup_.plan.schedule) {
+  T5_CHECK(setup_.train != nullptr, "trainer: no training split");
+  T5_CHECK(setup_.args.eval_strategy == IntervalStrategy::no || setup_.eval != nullptr,
+           "trainer: --eval_strategy \"", interval_strategy_name(setup_.args.eval_strategy),
+           "\" needs an eval split in the dataset (prepare writes one with --eval_split or "
+           "--eval_fraction), or set --eval_strategy no");
+  T5_CHECK(masters.precision() == setup_.plan.precision, "trainer: the parameters are ",
+           masters.precision() == Precision::bf16 ? "bf16" : "fp32", " but the plan says ",
+           setup_.plan.precision == Precision::bf16 ? "bf16" : "fp32");
+  // Parameter groups as the optimizer the plan names builds them (HF: decayed, then exempt).
+  const models::ParameterStore& store = model.store();
+  std::vector<ParamId> decayed, exempt;
+  for (ParamId id : store.ids()) {
+    const bool no_decay = setup_.plan.exempt_norms_and_biases_from_decay &&
+                          exempt_from_weight_decay(store.spec(id).name);
+    (no_decay ? exempt : decayed).push_back(id);
+  }
+  optimizer_.add_param_group(setup_.plan.optimizer);
+  group_params_.push_back(decayed);
+  if (setup_.plan.exempt_norms_and_biases_from_decay) {
+    AdamWHyperparams no_decay = setup_.plan.optimizer;
+    no_decay.weight_decay = 0.0;
+    optimizer_.add_param_group(no_decay);
+    group_params_.push_back(exempt);
+  }
+}
+
+EvalOptions Trainer::eval_options() const {
+  EvalOptions o;
+  o.batch_size = setup_.args.per_device_eval_batch_size;
+  o.max_samples = setup_.args.max_eval_samples;
+  o.generate = setup_.tokenizer != nullptr;
+  o.generation = models::generation_options(generation_config_from_model(model_.config()));
+  o.generation.max_length = setup_.args.generation_max_length;
+  o.generation.num_beams = setup_.args.generation_num_beams;
+  o.pad_id = setup_.pad_id;
+  return o;
+}
+
+TrainerState Trainer::state() const {
+  TrainerState s;
+  s.global_step = global_step_;
+  s.data = position_;
+  s.seed = static_cast<uint64_t>(setup_.args.seed);
+  s.precision = setup_.plan.precision;
+  s.world_size = setup_.plan.world_size;
+  s.micro_batch_size = setup_.plan.micro_batch_size;
+  s.gradient_accumulation_steps = setup_.plan.gradient_accumulation_steps;
+  s.dataset_rows = setup_.train->rows();
+  for (size_t g = 0; g < optimizer_.num_groups(); ++g) {
+    s.optimizer_group_steps.push_back(optimizer_.step_count(g));
+  }
+  s.scheduler_state = scheduler_.state_json();
+  s.best_metric = best_metric_;
+  s.best_model_checkpoint = best_model_checkpoint_;
+  s.logging_loss_sum = logging_loss_sum_;
+  s.logging_steps = logging_steps_;
+  s.train_loss_sum = train_loss_sum_;
+  return s;
+}
+
+void Trainer::resume_from(const std::string& folder) {
+  const TrainerState s = load_checkpoint(folder, model_, masters_);
+  const auto layout = [](int64_t world, int64_t micro, int64_t accumulation, int64_t rows) {
+    return detail::concat("per_device_train_batch_size ", micro, " x gradient_accumulation_steps ",
+                          accumulation, " x world size ", world, " over ", rows, " rows");
+  };
+  const std::string saved =
+      layout(s.world_size, s.micro_batch_size, s.gradient_accumulation_steps, s.dataset_rows);
+  const std::string now = layout(setup_.plan.world_size, setup_.plan.micro_batch_size,
+                                 setup_.plan.gradient_accumulation_steps, setup_.train->rows());
+  T5_CHECK(saved == now, folder, ": the checkpoint's data position counts batches of ", saved,
+           "; this run has ", now, ": resume with the same batch layout and dataset");
+  T5_CHECK(s.seed == static_cast<uint64_t>(setup_.args.seed), folder,
+           ": the checkpoint was trained with --seed ", s.seed, "; this run has --seed ",
+           setup_.args.seed, " (the data order and dropout follow the seed)");
+  T5_CHECK(s.optimizer_group_steps.size() == optimizer_.num_groups(), folder, ": ",
+           s.optimizer_group_steps.size(), " optimizer parameter groups saved, this run has ",
+           optimizer_.num_groups(), " (the DeepSpeed optimizer block decides the grouping)");
+  for (size_t g = 0; g < optimizer_.num_groups(); ++g) {
+    optimizer_.set_step_count(g, s.optimizer_group_steps[g]);
+  }
+  scheduler_.load_state_json(s.scheduler_state, folder + "/" + kTrainerStateFile);
+  global_step_ = s.global_step;
+  position_ = s.data;
+  best_metric_ = s.best_metric;
+  best_model_checkpoint_ = s.best_model_checkpoint;
+  logging_loss_sum_ = s.logging_loss_sum;
+  logging_steps_ = s.logging_steps;
+  train_loss_sum_ = s.train_loss_sum;
+  print("resumed from " + folder + " at step " + std::to_string(global_step_));
+}
+
+void Trainer::print(const std::string& line) {
+  if (setup_.log != nullptr) *setup_.log << line << std::endl;
+}
+
+StepRecord Trainer::train_step(const std::vector<int64_t>& order, const EpochPlan& epochs) {
+  const int64_t first = epochs.first_micro_batch(position_.step_in_epoch);
+  const int64_t end = epochs.end_micro_batch(position_.step_in_epoch);
+  const int64_t micro_batches = end - first;
+  StepRecord record;
+  record.step = global_step_ + 1;
+  double loss_sum = 0;
+  for (int64_t m = first; m < end; ++m) {
+    const int64_t rank = 0;  // one process; the ZeRO engine runs one loop per rank
+    const std::vector<int64_t> rows = epochs.micro_batch_rows(order, m, rank);
+    const TrainBatch batch = collate_rows(*setup_.train, rows, setup_.pad_id);
+    models::ForwardOptions options;
+    options.training = true;
+    options.dropout_seed = static_cast<uint64_t>(setup_.args.seed);
+    options.step = static_cast<uint64_t>(global_step_);
+    // Dropout keys: every row of the run has its own index (epoch, position in the epoch).
+    options.first_sample = static_cast<uint64_t>(position_.epoch * epochs.padded_rows() +
+                                                 epochs.micro_batch_first_row(m, rank));
+    options.gradient_checkpointing = setup_.args.gradient_checkpointing;
+    const models::T5Output out =
+        model_.forward(batch.tensors.input_ids, batch.tensors.attention_mask, Tensor(),
+                       batch.tensors.labels, options);
+    loss_sum += out.loss.data().item();
+    // As loss / gradient_accumulation_steps before backward: the step's gradient is the mean
+    // over its micro-batches.
+    out.loss.backward(Tensor::full(out.loss.data().shape(),
+                                   1.0 / static_cast<double>(micro_batches),
+                                   out.loss.data().dtype()));
+    masters_.accumulate_gradients();
+    record.samples += batch.rows;
+    record.tokens += batch.input_tokens + batch.label_tokens;
+  }
+  record.loss = loss_sum / static_cast<double>(micro_batches);
+
+  const GradClip clip =
+      clip_decision(grad_sum_of_squares(masters_.const_gradients()), setup_.plan.max_grad_norm);
+  record.grad_norm = clip.total_norm;
+  if (!std::isfinite(record.loss) || !clip.finite) {
+    const std::string last = latest_checkpoint(setup_.output_dir);
+    throw NonFiniteError(detail::concat(
+        "step ", record.step, ": loss ", record.loss, ", gradient norm ", clip.total_norm,
+        ": not finite, training stopped before the optimizer step; ",
+        last.empty() ? std::string("no checkpoint was saved")
+                     : "the last good checkpoint is " + last,
+        " (a lower --lr or more warmup may help)"));
+  }
+  if (clip.clipped) scale_grads(masters_.gradients(), static_cast<float>(clip.coefficient));
+
+  record.lr = scheduler_.lr();
+  optimizer_.set_lr(record.lr);
+  for (size_t g = 0; g < optimizer_.num_groups(); ++g) {
+    optimizer_.step(g, masters_.adamw_spans(group_params_[g]));
+  }
+  scheduler_.advance();
+  masters_.zero_gradients();
+
+  ++global_step_;
+  ++position_.step_in_epoch;
+  position_.samples_seen += record.samples;
+  if (position_.step_in_epoch == epochs.optimizer_steps()) {
+    ++position_.epoch;
+    position_.step_in_epoch = 0;
+  }
+  record.epoch =
+      static_cast<double>(position_.epoch) +
+      static_cast<double>(position_.step_in_epoch) / static_cast<double>(epochs.optimizer_steps());
+  return record;
+}
+
+void Trainer::maybe_log(const StepRecord& record, bool force) {
+  logging_loss_sum_ += record.loss;
+  ++logging_steps_;
+  if (!force && record.step % setup_.args.logging_steps != 0) return;
+  TrainLogRecord log;
+  log.step = record.step;
+  log.epoch = record.epoch;
+  log.loss = logging_loss_sum_ / static_cast<double>(logging_steps_);
+  log.lr = record.lr;
+  log.grad_norm = record.grad_norm;
+  log.tokens_per_s =
+      window_seconds_ > 0 ? static_cast<double>(window_tokens_) / window_seconds_ : 0.0;
+  log.samples_per_s =
+      window_seconds_ > 0 ? static_cast<double>(window_samples_) / window_seconds_ : 0.0;
+  metrics_->log_train(log);
+  print(detail::concat("step ", log.step, "/", setup_.plan.num_training_steps, " epoch ",
+                       format("%.2f", log.epoch), ": loss ", format("%.4f", log.loss), ", lr ",
+                       format("%.3e", log.lr), ", grad_norm ", format("%.4f", log.grad_norm), ", ",
+                       format("%.0f", log.tokens_per_s), " tokens/s, ",
+                       format("%.2f", log.samples_per_s), " samples/s"));
+  logging_loss_sum_ = 0;
+  logging_steps_ = 0;
+  window_samples_ = 0;
+  window_tokens_ = 0;
+  window_seconds_ = 0;
+}
+
+EvalResult Trainer::run_evaluation() {
+  const EvalResult result = evaluate(model_, *setup_.eval, eval_options(), setup_.tokenizer);
+  EvalLogRecord log;
+  log.step = global_step_;
+  const EpochPlan epochs(setup_.train->rows(), setup_.plan.micro_batch_size,
+                         setup_.plan.gradient_accumulation_steps, setup_.plan.world_size);
+  log.epoch =
+      static_cast<double>(position_.epoch) +
+      static_cast<double>(position_.step_in_epoch) / static_cast<double>(epochs.optimizer_steps());
+  log.eval_loss = result.loss;
+  if (result.generated) {
+    log.rouge1 = result.rouge.rouge1;
+    log.rouge2 = result.rouge.rouge2;
+    log.rougeL = result.rouge.rougeL;
+    log.rougeLsum = result.rouge.rougeLsum;
+    log.gen_len = result.gen_len;
+  }
+  log.samples = result.samples;
+  log.seconds = result.seconds;
+  metrics_->log_eval(log);
+  std::string line =
+      detail::concat("eval at step ", global_step_, " (epoch ", format("%.2f", log.epoch),
+                     "): loss ", format("%.4f", result.loss));
+  if (result.generated) {
+    line += detail::concat(", rouge1 ", format("%.4f", result.rouge.rouge1), ", rouge2 ",
+                           format("%.4f", result.rouge.rouge2), ", rougeL ",
+                           format("%.4f", result.rouge.rougeL), ", rougeLsum ",
+                           format("%.4f", result.rouge.rougeLsum), ", gen_len ",
+                           format("%.2f", result.gen_len));
+  }
+  line += detail::concat(" (", result.samples, " samples, ", format("%.1f", result.seconds), " s)");
+  print(line);
+  return result;
+}
+
+std::string Trainer::save(const std::optional<EvalResult>& eval) {
+  // As HF's _save_checkpoint: the latest evaluation decides whether this checkpoint is the best.
+  const std::string folder =
+      (std::filesystem::path(setup_.output_dir) / checkpoint_folder_name(global_step_)).string();
+  if (eval && (!best_metric_ || eval->loss < *best_metric_)) {
+    best_metric_ = eval->loss;
+    best_model_checkpoint_ = folder;
+  }
+  CheckpointOptions options;
+  options.tokenizer_folder = setup_.tokenizer_folder;
+  const std::string saved = save_checkpoint(setup_.output_dir, model_, masters_, state(), options);
+  const std::vector<std::string> deleted =
+      rotate_checkpoints(setup_.output_dir, setup_.args.save_total_limit, best_model_checkpoint_);
+  std::string line = "saved " + saved;
+  for (const std::string& d : deleted) line += "; removed " + d;
+  print(line);
+  return saved;
+}
+
+TrainResult Trainer::train() {
+  namespace fs = std::filesystem;
+  fs::create_directories(setup_.output_dir);
+  metrics_ = std::make_unique<MetricsLog>(setup_.output_dir);
+  StopSignalGuard signals;
+  ProgressBar bar(setup_.args.progress || is_terminal(stderr));
+
+  const EpochPlan epochs(setup_.train->rows(), setup_.plan.micro_batch_size,
+                         setup_.plan.gradient_accumulation_steps, setup_.plan.world_size);
+  const int64_t total = setup_.plan.num_training_steps;
+  TrainResult result;
+  result.first_step = global_step_;
+  const auto run_start = Clock::now();
+  std::optional<EvalResult> last_eval;
+  std::string last_checkpoint;
+
+  while (global_step_ < total && result.status == TrainStatus::completed) {
+    const std::vector<int64_t> order =
+        epoch_row_order(setup_.train->rows(), static_cast<uint64_t>(setup_.args.seed),
+                        position_.epoch, setup_.args.shuffle);
+    const int64_t epoch = position_.epoch;
+    while (position_.epoch == epoch && global_step_ < total) {
+      const auto step_start = Clock::now();
+      const StepRecord record = train_step(order, epochs);
+      const double step_seconds = seconds_since(step_start);
+      window_seconds_ += step_seconds;
+      window_samples_ += record.samples;
+      window_tokens_ += record.tokens;
+      result.train_seconds += step_seconds;
+      result.train_samples += record.samples;
+      result.train_tokens += record.tokens;
+      train_loss_sum_ += record.loss;
+      result.steps.push_back(record);
+      if (on_step) on_step(record);
+
+      const bool last_step = global_step_ == total;
+      const bool epoch_end = position_.step_in_epoch == 0;
+      const int stop = stop_requested();
+      bar.clear();
+      maybe_log(record, last_step || stop != 0);
+      const auto due = [&](IntervalStrategy strategy, int64_t every) {
+        return (strategy == IntervalStrategy::steps && global_step_ % every == 0) ||
+               (strategy == IntervalStrategy::epoch && (epoch_end || last_step));
+      };
+      const int64_t eval_every =
+          setup_.args.eval_steps > 0 ? setup_.args.eval_steps : setup_.args.logging_steps;
+      std::optional<EvalResult> eval;
+      if (stop == 0 && due(setup_.args.eval_strategy, eval_every)) {
+        eval = run_evaluation();
+        last_eval = eval;
+      }
+      const bool saving = setup_.args.save_strategy != IntervalStrategy::no;
+      if ((saving && due(setup_.args.save_strategy, setup_.args.save_steps)) ||
+          (saving && stop != 0)) {
+        last_checkpoint = save(eval);
+      }
+      const double elapsed = seconds_since(run_start);
+      const int64_t done = global_step_ - result.first_step;
+      ProgressState progress;
+      progress.step = global_step_;
+      progress.total_steps = total;
+      progress.loss = record.loss;
+      progress.lr = record.lr;
+      progress.tokens_per_s =
+          step_seconds > 0 ? static_cast<double>(record.tokens) / step_seconds : 0.0;
+      progress.eta_s =
+          done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total - global_step_)
+                   : -1.0;
+      bar.update(progress);
+      if (stop != 0) {
+        bar.finish();
+        print(detail::concat("stopped by signal ", stop, " after step ", global_step_,
+                             saving ? "" : " (saving is off: no checkpoint written)"));
+        clear_stop_request();
+        result.status = TrainStatus::interrupted;
+        result.stop_signal = stop;
+        break;
+      }
+    }
+  }
+  bar.finish();
+  result.global_step = global_step_;
+  result.train_loss = global_step_ > 0 ? train_loss_sum_ / static_cast<double>(global_step_) : 0;
+  result.last_eval = last_eval;
+  result.best_metric = best_metric_;
+  result.best_model_checkpoint = best_model_checkpoint_;
+  result.last_checkpoint = last_checkpoint;
+  return result;
+}
+
+}  // namespace t5zero
