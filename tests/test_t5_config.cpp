@@ -233,6 +233,18 @@ TEST_CASE("generation_config.json") {
       parse_generation_config(folder.file("generation_config.json"), from_model);
   CHECK(over.num_beams == 3);
   CHECK(over.eos_token_id == 6);  // absent keys keep the model's values
+  write_file_bytes(folder.file("generation_config.json"),
+                   R"({"min_length": 5, "length_penalty": 2.0, "early_stopping": true,
+                       "no_repeat_ngram_size": 3})");
+  const GenerationConfig search = parse_generation_config(folder.file("generation_config.json"));
+  CHECK(search.min_length == 5);
+  CHECK(search.length_penalty == 2.0);
+  CHECK(search.early_stopping);
+  CHECK(search.no_repeat_ngram_size == 3);
+  write_file_bytes(folder.file("generation_config.json"), R"({"no_repeat_ngram_size": -1})");
+  CHECK_THROWS_WITH_AS(parse_generation_config(folder.file("generation_config.json")),
+                       doctest::Contains("key 'no_repeat_ngram_size': expected an integer >= 0"),
+                       Error);
   write_file_bytes(folder.file("generation_config.json"), R"({"num_beams": 0})");
   CHECK_THROWS_WITH_AS(
       parse_generation_config(folder.file("generation_config.json")),

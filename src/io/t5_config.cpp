@@ -234,6 +234,18 @@ GenerationConfig parse_generation_config(const std::string& path,
     g.num_beams = v->as_int();
     if (g.num_beams < 1) v->fail_here("expected an integer >= 1, got ", g.num_beams);
   }
+  if (auto v = find_set(root, "min_length")) {
+    g.min_length = v->as_int();
+    if (g.min_length < 0) v->fail_here("expected an integer >= 0, got ", g.min_length);
+  }
+  if (auto v = find_set(root, "no_repeat_ngram_size")) {
+    g.no_repeat_ngram_size = v->as_int();
+    if (g.no_repeat_ngram_size < 0) {
+      v->fail_here("expected an integer >= 0, got ", g.no_repeat_ngram_size);
+    }
+  }
+  if (auto v = find_set(root, "length_penalty")) g.length_penalty = v->as_double();
+  if (auto v = find_set(root, "early_stopping")) g.early_stopping = v->as_bool();
   for (const char* key : {"decoder_start_token_id", "eos_token_id", "pad_token_id"}) {
     if (auto v = find_set(root, key); v && token_id(*v) < 0) {
       v->fail_here("expected a token id >= 0, got ", token_id(*v));

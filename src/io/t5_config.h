@@ -46,6 +46,10 @@ struct GenerationConfig {
   int64_t pad_token_id = 0;
   int64_t max_length = 20;  // transformers' default: decoder length including the start token
   int64_t num_beams = 1;
+  int64_t min_length = 0;
+  double length_penalty = 1.0;
+  bool early_stopping = false;
+  int64_t no_repeat_ngram_size = 0;
 };
 
 // Sets feed_forward_proj and derives is_gated_act and dense_act_fn from it as T5Config does:

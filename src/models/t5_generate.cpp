@@ -19,6 +19,10 @@ GenerationOptions generation_options(const GenerationConfig& config) {
   GenerationOptions options;
   options.max_length = config.max_length;
   options.num_beams = config.num_beams;
+  options.min_length = config.min_length;
+  options.length_penalty = config.length_penalty;
+  options.early_stopping = config.early_stopping;
+  options.no_repeat_ngram_size = config.no_repeat_ngram_size;
   options.decoder_start_token_id = config.decoder_start_token_id;
   options.eos_token_id = config.eos_token_id;
   options.pad_token_id = config.pad_token_id;

@@ -40,7 +40,7 @@ struct GenerationOptions {
   int64_t effective_max_length() const;
 };
 
-// The token ids and lengths of generation_config.json (io/t5_config.h); the rest as transformers'
+// The options generation_config.json sets (io/t5_config.h); the rest as transformers'
 // GenerationConfig defaults.
 GenerationOptions generation_options(const GenerationConfig& config);
 
