@@ -1,4 +1,6 @@
-// Raw CUDA memory calls the CPU-side code needs; built as stubs without CUDA.
+// The CUDA memory calls Storage needs. Device and pinned blocks come from the caching allocators
+// (cuda/device_allocator.h), device blocks for the current stream and memory category; without
+// CUDA every call is a clear error (cuda_memory_stub.cpp).
 #pragma once
 
 #include <cstddef>
@@ -9,8 +11,7 @@ void* device_alloc(size_t nbytes, int device);
 void device_free(void* ptr, int device);
 void* pinned_alloc(size_t nbytes);
 void pinned_free(void* ptr);
+// Zero-fills on the device's current stream (ordered with the work that will use the block).
 void memset_zero(void* ptr, size_t nbytes, int device);
-// Copies between any pair of host/device pointers (cudaMemcpyDefault), synchronously.
-void copy(void* dst, const void* src, size_t nbytes);
 
 }  // namespace t5zero::cuda_memory

@@ -31,9 +31,6 @@ void pinned_free(void*) {}
 void memset_zero(void*, size_t, int) {
   no_cuda("device memset");
 }
-void copy(void*, const void*, size_t) {
-  no_cuda("device copy");
-}
 
 }  // namespace cuda_memory
 

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tensor/cpu/host_allocator.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/error.h"
 
@@ -28,8 +29,7 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device, HostMem
     s->data_ = cuda_memory::pinned_alloc(padded);
     if (zero_fill) std::memset(s->data_, 0, padded);
   } else {
-    s->data_ = std::aligned_alloc(kHostAlignment, padded);
-    T5_CHECK(s->data_ != nullptr, "out of host memory allocating ", nbytes, " bytes");
+    s->data_ = cpu::host_allocate(nbytes);  // at least `padded` bytes, 64-byte aligned
     if (zero_fill) std::memset(s->data_, 0, padded);
   }
   return s;
@@ -53,7 +53,7 @@ Storage::~Storage() {
   } else if (host_ == HostMemory::pinned) {
     cuda_memory::pinned_free(data_);
   } else {
-    std::free(data_);
+    cpu::host_free(data_, nbytes_);
   }
 }
 

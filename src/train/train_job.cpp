@@ -1,5 +1,6 @@
 #include "train/train_job.h"
 
+#include <cblas.h>
 #include <omp.h>
 
 #include <cstdio>
@@ -64,12 +65,43 @@ EvalLogRecord eval_record(const EvalResult& eval, int64_t step, double epoch) {
   return r;
 }
 
+// The first `count` eval rows summarized by the final model: article (as the model read it),
+// reference and generated summary.
+void print_examples(const models::T5ForConditionalGeneration& model, const TokenSplit& split,
+                    EvalOptions options, const T5Tokenizer& tokenizer, int64_t count,
+                    std::ostream& out) {
+  options.max_samples = count;
+  const EvalResult examples = evaluate(model, split, options, &tokenizer);
+  constexpr size_t kArticleChars = 400;
+  for (size_t i = 0; i < examples.predictions.size(); ++i) {
+    std::string article = tokenizer.decode(split.input(static_cast<int64_t>(i)).to_vector());
+    if (article.size() > kArticleChars) {
+      article.resize(kArticleChars);
+      // Do not cut a UTF-8 sequence in half.
+      while (!article.empty() && (static_cast<unsigned char>(article.back()) & 0xC0) == 0x80) {
+        article.pop_back();
+      }
+      if (!article.empty() && static_cast<unsigned char>(article.back()) >= 0xC0) {
+        article.pop_back();
+      }
+      article += " ...";
+    }
+    out << "\nexample " << i + 1 << " (eval row " << i << ")\n  article:   " << article
+        << "\n  reference: " << examples.references[i]
+        << "\n  generated: " << examples.predictions[i] << "\n";
+  }
+  out << "\n";
+}
+
 }  // namespace
 
 TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
                                 const std::function<void(const StepRecord&)>& on_step) {
   validate_training_args(args);
-  if (args.num_threads > 0) omp_set_num_threads(args.num_threads);
+  if (args.num_threads > 0) {
+    omp_set_num_threads(args.num_threads);
+    openblas_set_num_threads(args.num_threads);
+  }
   TrainJobResult job;
   job.output_dir = resolved_output_dir(args);
 
@@ -203,6 +235,10 @@ TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
     models::save_t5_folder(model, job.output_dir, save_options);
     job.final_model_dir = job.output_dir;
     out << "saved the model to " << job.output_dir << "\n";
+    if (args.print_examples > 0 && eval_split != nullptr && tokenizer) {
+      print_examples(model, *eval_split, trainer.eval_options(), *tokenizer, args.print_examples,
+                     out);
+    }
     summary.status = "completed";
     summary.message = "trained " + std::to_string(result.global_step) + " steps";
   } else {

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "io/atomic_file.h"
+#include "io/json_writer.h"
 #include "optim/grad_clip.h"
 #include "tensor/error.h"
 #include "train/progress_bar.h"
@@ -28,16 +30,27 @@ std::string format(const char* pattern, double a) {
   return text;
 }
 
+EpochPlan epoch_plan_of(const TrainerSetup& setup) {
+  T5_CHECK(setup.train != nullptr, "trainer: no training split");
+  return EpochPlan(setup.train->rows(), setup.plan.micro_batch_size,
+                   setup.plan.gradient_accumulation_steps, setup.plan.world_size);
+}
+
 }  // namespace
 
 Trainer::Trainer(TrainerSetup setup, const models::T5ForConditionalGeneration& model,
                  MasterParameters& masters)
-    : setup_(std::move(setup)), model_(model), masters_(masters), scheduler_(setup_.plan.schedule) {
-  T5_CHECK(setup_.train != nullptr, "trainer: no training split");
+    : setup_(std::move(setup)),
+      model_(model),
+      masters_(masters),
+      scheduler_(setup_.plan.schedule),
+      epochs_(epoch_plan_of(setup_)) {
   T5_CHECK(setup_.args.eval_strategy == IntervalStrategy::no || setup_.eval != nullptr,
            "trainer: --eval_strategy \"", interval_strategy_name(setup_.args.eval_strategy),
            "\" needs an eval split in the dataset (prepare writes one with --eval_split or "
            "--eval_fraction), or set --eval_strategy no");
+  T5_CHECK(setup_.rank >= 0 && setup_.rank < setup_.plan.world_size, "trainer: rank ", setup_.rank,
+           " outside the world of ", setup_.plan.world_size);
   T5_CHECK(masters.precision() == setup_.plan.precision, "trainer: the parameters are ",
            masters.precision() == Precision::bf16 ? "bf16" : "fp32", " but the plan says ",
            setup_.plan.precision == Precision::bf16 ? "bf16" : "fp32");
@@ -94,7 +107,8 @@ TrainerState Trainer::state() const {
 }
 
 void Trainer::resume_from(const std::string& folder) {
-  const TrainerState s = load_checkpoint(folder, model_, masters_);
+  // Check that the checkpoint continues this run before touching the weights.
+  const TrainerState s = read_trainer_state(folder);
   const auto layout = [](int64_t world, int64_t micro, int64_t accumulation, int64_t rows) {
     return detail::concat("per_device_train_batch_size ", micro, " x gradient_accumulation_steps ",
                           accumulation, " x world size ", world, " over ", rows, " rows");
@@ -111,6 +125,7 @@ void Trainer::resume_from(const std::string& folder) {
   T5_CHECK(s.optimizer_group_steps.size() == optimizer_.num_groups(), folder, ": ",
            s.optimizer_group_steps.size(), " optimizer parameter groups saved, this run has ",
            optimizer_.num_groups(), " (the DeepSpeed optimizer block decides the grouping)");
+  load_checkpoint(folder, model_, masters_);
   for (size_t g = 0; g < optimizer_.num_groups(); ++g) {
     optimizer_.set_step_count(g, s.optimizer_group_steps[g]);
   }
@@ -125,28 +140,33 @@ void Trainer::resume_from(const std::string& folder) {
   print("resumed from " + folder + " at step " + std::to_string(global_step_));
 }
 
+double Trainer::fractional_epoch() const {
+  // As HF's state.epoch: epochs done plus the share of the current one.
+  return static_cast<double>(position_.epoch) + static_cast<double>(position_.step_in_epoch) /
+                                                    static_cast<double>(epochs_.optimizer_steps());
+}
+
 void Trainer::print(const std::string& line) {
   if (setup_.log != nullptr) *setup_.log << line << std::endl;
 }
 
-StepRecord Trainer::train_step(const std::vector<int64_t>& order, const EpochPlan& epochs) {
-  const int64_t first = epochs.first_micro_batch(position_.step_in_epoch);
-  const int64_t end = epochs.end_micro_batch(position_.step_in_epoch);
+StepRecord Trainer::train_step(const std::vector<int64_t>& order) {
+  const int64_t first = epochs_.first_micro_batch(position_.step_in_epoch);
+  const int64_t end = epochs_.end_micro_batch(position_.step_in_epoch);
   const int64_t micro_batches = end - first;
   StepRecord record;
   record.step = global_step_ + 1;
   double loss_sum = 0;
   for (int64_t m = first; m < end; ++m) {
-    const int64_t rank = 0;  // one process; the ZeRO engine runs one loop per rank
-    const std::vector<int64_t> rows = epochs.micro_batch_rows(order, m, rank);
+    const std::vector<int64_t> rows = epochs_.micro_batch_rows(order, m, setup_.rank);
     const TrainBatch batch = collate_rows(*setup_.train, rows, setup_.pad_id);
     models::ForwardOptions options;
     options.training = true;
     options.dropout_seed = static_cast<uint64_t>(setup_.args.seed);
     options.step = static_cast<uint64_t>(global_step_);
     // Dropout keys: every row of the run has its own index (epoch, position in the epoch).
-    options.first_sample = static_cast<uint64_t>(position_.epoch * epochs.padded_rows() +
-                                                 epochs.micro_batch_first_row(m, rank));
+    options.first_sample = static_cast<uint64_t>(position_.epoch * epochs_.padded_rows() +
+                                                 epochs_.micro_batch_first_row(m, setup_.rank));
     options.gradient_checkpointing = setup_.args.gradient_checkpointing;
     const models::T5Output out =
         model_.forward(batch.tensors.input_ids, batch.tensors.attention_mask, Tensor(),
@@ -163,6 +183,8 @@ StepRecord Trainer::train_step(const std::vector<int64_t>& order, const EpochPla
   }
   record.loss = loss_sum / static_cast<double>(micro_batches);
 
+  // The global norm from this process's partial sum of squares (a ZeRO rank all-reduces its
+  // shard's partial sum before the decision).
   const GradClip clip =
       clip_decision(grad_sum_of_squares(masters_.const_gradients()), setup_.plan.max_grad_norm);
   record.grad_norm = clip.total_norm;
@@ -188,13 +210,11 @@ StepRecord Trainer::train_step(const std::vector<int64_t>& order, const EpochPla
   ++global_step_;
   ++position_.step_in_epoch;
   position_.samples_seen += record.samples;
-  if (position_.step_in_epoch == epochs.optimizer_steps()) {
+  if (position_.step_in_epoch == epochs_.optimizer_steps()) {
     ++position_.epoch;
     position_.step_in_epoch = 0;
   }
-  record.epoch =
-      static_cast<double>(position_.epoch) +
-      static_cast<double>(position_.step_in_epoch) / static_cast<double>(epochs.optimizer_steps());
+  record.epoch = fractional_epoch();
   return record;
 }
 
@@ -229,11 +249,7 @@ EvalResult Trainer::run_evaluation() {
   const EvalResult result = evaluate(model_, *setup_.eval, eval_options(), setup_.tokenizer);
   EvalLogRecord log;
   log.step = global_step_;
-  const EpochPlan epochs(setup_.train->rows(), setup_.plan.micro_batch_size,
-                         setup_.plan.gradient_accumulation_steps, setup_.plan.world_size);
-  log.epoch =
-      static_cast<double>(position_.epoch) +
-      static_cast<double>(position_.step_in_epoch) / static_cast<double>(epochs.optimizer_steps());
+  log.epoch = fractional_epoch();
   log.eval_loss = result.loss;
   if (result.generated) {
     log.rouge1 = result.rouge.rouge1;
@@ -257,6 +273,17 @@ EvalResult Trainer::run_evaluation() {
   }
   line += detail::concat(" (", result.samples, " samples, ", format("%.1f", result.seconds), " s)");
   print(line);
+  if (result.generated) {
+    // The latest evaluation's texts, one JSON string per line: `t5zero rouge` recomputes the
+    // scores from them.
+    const auto write_texts = [&](const char* name, const std::vector<std::string>& texts) {
+      std::string lines;
+      for (const std::string& text : texts) lines += json_quote(text) + "\n";
+      write_file_atomically((std::filesystem::path(setup_.output_dir) / name).string(), lines);
+    };
+    write_texts("eval_predictions.jsonl", result.predictions);
+    write_texts("eval_references.jsonl", result.references);
+  }
   return result;
 }
 
@@ -286,8 +313,6 @@ TrainResult Trainer::train() {
   StopSignalGuard signals;
   ProgressBar bar(setup_.args.progress || is_terminal(stderr));
 
-  const EpochPlan epochs(setup_.train->rows(), setup_.plan.micro_batch_size,
-                         setup_.plan.gradient_accumulation_steps, setup_.plan.world_size);
   const int64_t total = setup_.plan.num_training_steps;
   TrainResult result;
   result.first_step = global_step_;
@@ -302,7 +327,7 @@ TrainResult Trainer::train() {
     const int64_t epoch = position_.epoch;
     while (position_.epoch == epoch && global_step_ < total) {
       const auto step_start = Clock::now();
-      const StepRecord record = train_step(order, epochs);
+      const StepRecord record = train_step(order);
       const double step_seconds = seconds_since(step_start);
       window_seconds_ += step_seconds;
       window_samples_ += record.samples;
@@ -318,7 +343,7 @@ TrainResult Trainer::train() {
       const bool epoch_end = position_.step_in_epoch == 0;
       const int stop = stop_requested();
       bar.clear();
-      maybe_log(record, last_step || stop != 0);
+      maybe_log(record, last_step);
       const auto due = [&](IntervalStrategy strategy, int64_t every) {
         return (strategy == IntervalStrategy::steps && global_step_ % every == 0) ||
                (strategy == IntervalStrategy::epoch && (epoch_end || last_step));

@@ -75,6 +75,7 @@ struct TrainerSetup {
   const T5Tokenizer* tokenizer = nullptr;  // for generation in evaluations; null: loss only
   std::string tokenizer_folder;            // copied into checkpoints; "" for none
   int64_t pad_id = 0;
+  int64_t rank = 0;             // this process's rank in plan.world_size (its slice of each batch)
   std::ostream* log = nullptr;  // the printed log lines; null: none
 };
 
@@ -97,7 +98,8 @@ class Trainer {
   EvalOptions eval_options() const;
 
  private:
-  StepRecord train_step(const std::vector<int64_t>& order, const EpochPlan& epochs);
+  StepRecord train_step(const std::vector<int64_t>& order);
+  double fractional_epoch() const;
   void maybe_log(const StepRecord& record, bool force);
   EvalResult run_evaluation();
   std::string save(const std::optional<EvalResult>& eval);
@@ -110,6 +112,7 @@ class Trainer {
   AdamW optimizer_;
   std::vector<std::vector<models::ParamId>> group_params_;
   LrScheduler scheduler_;
+  EpochPlan epochs_;
 
   int64_t global_step_ = 0;
   DataPosition position_;

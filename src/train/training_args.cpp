@@ -65,6 +65,7 @@ void validate_training_args(const TrainingArgs& args) {
   check_non_negative("save_total_limit", static_cast<double>(args.save_total_limit));
   check_non_negative("max_eval_samples", static_cast<double>(args.max_eval_samples));
   check_non_negative("num_threads", args.num_threads);
+  check_non_negative("print_examples", static_cast<double>(args.print_examples));
   T5_CHECK(args.eval_steps >= 0, "--eval_steps: expected an integer >= 0, got ", args.eval_steps);
   if (args.save_strategy == IntervalStrategy::steps) check_positive("save_steps", args.save_steps);
   T5_CHECK(args.lr_scheduler_type == "linear" || args.lr_scheduler_type == "constant",

@@ -57,9 +57,10 @@ struct TrainingArgs {
   int num_threads = 0;                 // 0: OpenMP's default
 
   // t5zero's own.
-  bool shuffle = true;     // epoch shuffling from the seed; off: rows in dataset order
-  bool progress = false;   // the progress bar even when stderr is not a terminal
-  int64_t world_size = 1;  // ranks of the run (the ZeRO engine sets it)
+  bool shuffle = true;         // epoch shuffling from the seed; off: rows in dataset order
+  bool progress = false;       // the progress bar even when stderr is not a terminal
+  int64_t print_examples = 0;  // at the end: this many eval rows, article -> summary
+  int64_t world_size = 1;      // ranks of the run (the ZeRO engine sets it)
 };
 
 // Throws an Error naming the flag for values no run can use (non-positive batch sizes, negative

@@ -109,6 +109,14 @@ void write_training_plan(JsonWriter& json, const TrainingPlan& plan) {
   }
   json.end_object();
   json.key("deepspeed_config").value(plan.deepspeed ? plan.deepspeed->source : "");
+  // What the config asks for that this run does not do yet (ZeRO, offload): never silent.
+  json.key("deepspeed_not_yet_honoured").begin_object();
+  if (plan.deepspeed) {
+    for (const NotYetHonoured& key : plan.deepspeed->not_yet_honoured) {
+      json.key(key.key).value(key.value);
+    }
+  }
+  json.end_object();
   json.end_object();
 }
 

@@ -172,11 +172,13 @@ int main(int argc, char** argv) {
       char entry[512];
       std::snprintf(entry, sizeof entry,
                     "%s{\"model\": \"%s\", \"gemm\": \"%s\", \"form\": \"%s\", \"batch\": %lld, "
-                    "\"m\": %lld, \"n\": %lld, \"k\": %lld, \"ms\": %.5f, \"tflops\": %.2f, "
+                    "\"m\": %lld, \"n\": %lld, \"k\": %lld, \"transpose_a\": %s, "
+                    "\"transpose_b\": %s, \"ms\": %.5f, \"tflops\": %.2f, "
                     "\"fraction_of_peak\": %.4f}",
                     first ? "" : ", ", s.model, s.name, f.name, static_cast<long long>(s.batch),
                     static_cast<long long>(m), static_cast<long long>(n), static_cast<long long>(k),
-                    ms, tflops, tflops / peak);
+                    f.transpose_a ? "true" : "false", f.transpose_b ? "true" : "false", ms, tflops,
+                    tflops / peak);
       json += entry;
       first = false;
     }

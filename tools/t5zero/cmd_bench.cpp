@@ -4,6 +4,7 @@
 #include <cblas.h>
 #include <omp.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -103,7 +104,23 @@ void bench_matmul(const MatmulCase& c, int warmups, int repeats) {
               identical ? "yes" : "NO");
 }
 
+// The BLAS build and the kernel family it picked for this CPU, and a hint when that leaves
+// AVX-512 unused: OpenBLAS releases older than the CPU fall back to their AVX2 (Haswell) kernels.
+void print_blas() {
+  const std::string core = openblas_get_corename();
+  std::printf("BLAS: %s; kernels: %s\n", openblas_get_config(), core.c_str());
+  const bool avx512_kernels =
+      core == "SkylakeX" || core == "Cooperlake" || core == "SapphireRapids";
+  if (__builtin_cpu_supports("avx512f") && !avx512_kernels) {
+    std::printf(
+        "note: this CPU has AVX-512 but OpenBLAS chose its %s kernels; "
+        "OPENBLAS_CORETYPE=SkylakeX in the environment selects the AVX-512 ones\n",
+        core.c_str());
+  }
+}
+
 void run_ops_bench(int warmups, int repeats) {
+  print_blas();
   std::printf(
       "matmul f32: C[M x N] = A[M x K] . B[K x N]  (B^T: B stored [N x K], as nn.Linear)\n");
   std::printf("threads: OpenMP %d, OpenBLAS %d; median of %d runs after %d warm-up\n",
@@ -151,6 +168,13 @@ Tensor random_ids(int64_t rows, int64_t cols, int64_t vocab, std::mt19937_64& rn
   std::vector<int64_t> values(static_cast<size_t>(rows * cols));
   for (int64_t& v : values) v = id(rng);
   return Tensor::from_vector(values, {rows, cols});
+}
+
+// User + system CPU time of every thread of this process.
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 double peak_rss_mib() {
@@ -211,6 +235,7 @@ void run_model_bench(const ModelBenchOptions& o) {
               builtin ? "built-in, random init" : resolved.id.folder.c_str(), dtype_name(o.dtype),
               static_cast<long long>(store.numel()), config.dropout_rate,
               o.gradient_checkpointing ? ", gradient checkpointing" : "");
+  print_blas();
   std::printf("batch %lld x source %lld / target %lld tokens; threads: OpenMP %d, OpenBLAS %d\n",
               static_cast<long long>(o.shape.batch), static_cast<long long>(o.shape.source),
               static_cast<long long>(o.shape.target), omp_get_max_threads(),
@@ -236,10 +261,12 @@ void run_model_bench(const ModelBenchOptions& o) {
   if (o.profile) profile = std::make_unique<autograd::OpProfile>();
   for (int64_t i = 0; i < o.warmup; ++i) step(i);
   if (profile) profile->clear();
-  std::vector<double> seconds;
+  std::vector<double> seconds, cpu_seconds;
   for (int64_t i = 0; i < o.steps; ++i) {
     if (profile) profile->restart_forward_clock();
+    const double cpu_start = process_cpu_seconds();
     seconds.push_back(seconds_of([&] { step(o.warmup + i); }));
+    cpu_seconds.push_back(process_cpu_seconds() - cpu_start);
   }
   std::vector<autograd::OpTiming> timings;
   if (profile) timings = profile->timings();
@@ -253,6 +280,10 @@ void run_model_bench(const ModelBenchOptions& o) {
       "%.3f) after %lld warm-up\n",
       med, static_cast<long long>(o.steps), *std::min_element(seconds.begin(), seconds.end()),
       *std::max_element(seconds.begin(), seconds.end()), static_cast<long long>(o.warmup));
+  std::printf(
+      "process CPU time per step: median %.3f s (all threads; with other load on the "
+      "machine, a steadier figure of the work than wall time)\n",
+      median(cpu_seconds));
   std::printf("tokens/s: %.0f (source + target tokens)\n", tokens / med);
   std::printf("model FLOPs: %.1f GFLOP per step, %.1f GFLOP/s\n", flops * 1e-9, flops / med * 1e-9);
   std::printf("peak resident memory: %.0f MiB\n", peak_rss_mib());

@@ -69,6 +69,8 @@ void add_flags(FlagSet& flags, const TrainingArgs& d) {
                 "> 0: evaluate on the first N rows of the eval split");
   flags.add_int("num_threads", d.num_threads, "CPU threads (0: OpenMP's default)");
   flags.add_bool("progress", d.progress, "draw the progress bar even when stderr is no terminal");
+  flags.add_int("print_examples", d.print_examples,
+                "at the end, summarize this many eval rows with the final model and print them");
 }
 
 TrainingArgs read_flags(const FlagSet& flags) {
@@ -107,6 +109,7 @@ TrainingArgs read_flags(const FlagSet& flags) {
   a.max_eval_samples = flags.get_int("max_eval_samples");
   a.num_threads = static_cast<int>(flags.get_int("num_threads"));
   a.progress = flags.get_bool("progress");
+  a.print_examples = flags.get_int("print_examples");
   return a;
 }
 

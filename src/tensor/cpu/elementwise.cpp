@@ -23,27 +23,29 @@ using TensorOf = const Tensor&;
 // expanded to out's shape (out is new, so contiguous). Contiguous operands take a plain loop;
 // operands whose rows are contiguous (a broadcast over outer dims: an attention mask added to
 // every head) take a plain loop per row; the rest the element-by-element strided walk.
+// out[i] = f(in_0[i], ...) for i in [begin, end): the vectorized inner loop of every map.
+template <typename Out, typename F, typename... In>
+T5_VECTOR_CLONES void map_range(int64_t begin, int64_t end, const F& f, Out* out, const In*... in) {
+  for (int64_t i = begin; i < end; ++i) out[i] = f(in[i]...);
+}
+
 template <typename Out, typename... In, typename F, size_t... I>
 void map_into(const Tensor& out, F&& f, std::index_sequence<I...>, TensorOf<In>... in) {
   Out* o = out.data<Out>();
   std::tuple<const In*...> src{in.template data<In>()...};
   if ((in.is_contiguous() && ...)) {
-    const int64_t n = out.numel();
-#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) o[i] = f(std::get<I>(src)[i]...);
+    for_each_range(out.numel(), [&](int64_t begin, int64_t end) {
+      map_range<Out, F, In...>(begin, end, f, o, std::get<I>(src)...);
+    });
     return;
   }
   constexpr size_t N = 1 + sizeof...(In);
   const std::array<const int64_t*, N> strides{out.strides().data(), in.strides().data()...};
   if (out.dim() > 0 && ((in.stride(-1) == 1) && ...)) {
-    for_each_strided_row<N>(out.shape(), strides,
-                            [&](const std::array<int64_t, N>& off, int64_t length) {
-                              Out* row = o + off[0];
-                              std::tuple<const In*...> rows{std::get<I>(src) + off[I + 1]...};
-                              for (int64_t j = 0; j < length; ++j) {
-                                row[j] = f(std::get<I>(rows)[j]...);
-                              }
-                            });
+    for_each_strided_row<N>(
+        out.shape(), strides, [&](const std::array<int64_t, N>& off, int64_t length) {
+          map_range<Out, F, In...>(0, length, f, o + off[0], std::get<I>(src) + off[I + 1]...);
+        });
     return;
   }
   for_each_strided<N>(out.shape(), strides, [&](const std::array<int64_t, N>& off) {

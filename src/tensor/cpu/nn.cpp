@@ -1,5 +1,7 @@
 // Softmax, log-softmax, cross-entropy and T5's RMSNorm over the last dim, with their backwards.
 // Statistics run in ComputeType (f32 for f32 and bf16, f64 for f64); results keep the input dtype.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -39,11 +41,31 @@ void check_same(const char* op, const Tensor& a, const char* a_name, const Tenso
            " is ", dtype_name(b.dtype()));
 }
 
+// body(i) for i in [begin, end): the loop the row kernels are inlined into (their lambdas are
+// always_inline for that), compiled for each vector width.
+template <typename Body>
+T5_VECTOR_CLONES void run_indices(int64_t begin, int64_t end, const Body& body) {
+  for (int64_t i = begin; i < end; ++i) body(i);
+}
+
+// Runs body(i) for i in [0, count), split across threads when work (elements) is enough.
+template <typename Body>
+void for_each_index(int64_t count, int64_t work, const Body& body) {
+  if (work < kParallelGrain) {
+    run_indices(0, count, body);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), tid = omp_get_thread_num();
+    run_indices(count * tid / threads, count * (tid + 1) / threads, body);
+  }
+}
+
 // Runs body(row) for every row, in parallel when there is enough work.
 template <typename Body>
-void for_each_row(const Rows& r, Body&& body) {
-#pragma omp parallel for schedule(static) if (r.rows * r.cols >= kParallelGrain)
-  for (int64_t row = 0; row < r.rows; ++row) body(row);
+void for_each_row(const Rows& r, const Body& body) {
+  for_each_index(r.rows, r.rows * r.cols, body);
 }
 
 // A float row of `cols` for the exponentials of a bf16 row, one per thread, reused across rows.
@@ -73,21 +95,23 @@ Tensor softmax_rows(const Tensor& x_in, bool log_space) {
   const Rows r = rows_of(x);
   const T* px = x.data<T>();
   T* py = y.data<T>();
-  for_each_row(r, [&](int64_t row) {
-    const T* xr = px + row * r.cols;
-    T* yr = py + row * r.cols;
-    const C max = lane_max<C>(r.cols, [&](int64_t j) { return C(load(xr[j])); });
-    if (log_space) {
-      const C sum = lane_sum<C>(r.cols, [&](int64_t j) { return exp_of(C(load(xr[j])) - max); });
-      const C log_sum = std::log(sum);
-      for (int64_t j = 0; j < r.cols; ++j) yr[j] = store<T>(load(xr[j]) - max - log_sum);
-      return;
-    }
-    C* e = exp_row<T, C>(yr, r.cols);
-    for (int64_t j = 0; j < r.cols; ++j) e[j] = exp_of(C(load(xr[j])) - max);
-    const C inv = C(1) / lane_sum<C>(r.cols, [&](int64_t j) { return e[j]; });
-    for (int64_t j = 0; j < r.cols; ++j) yr[j] = store<T>(e[j] * inv);
-  });
+  for_each_row(
+      r, [&](int64_t row) __attribute__((always_inline)) {
+        const T* xr = px + row * r.cols;
+        T* yr = py + row * r.cols;
+        const C max = lane_max<C>(r.cols, [&](int64_t j) { return C(load(xr[j])); });
+        if (log_space) {
+          const C sum =
+              lane_sum<C>(r.cols, [&](int64_t j) { return exp_of(C(load(xr[j])) - max); });
+          const C log_sum = std::log(sum);
+          for (int64_t j = 0; j < r.cols; ++j) yr[j] = store<T>(load(xr[j]) - max - log_sum);
+          return;
+        }
+        C* e = exp_row<T, C>(yr, r.cols);
+        for (int64_t j = 0; j < r.cols; ++j) e[j] = exp_of(C(load(xr[j])) - max);
+        const C inv = C(1) / lane_sum<C>(r.cols, [&](int64_t j) { return e[j]; });
+        for (int64_t j = 0; j < r.cols; ++j) yr[j] = store<T>(e[j] * inv);
+      });
   return y;
 }
 
@@ -101,20 +125,22 @@ Tensor softmax_rows_backward(const Tensor& grad_in, const Tensor& y_in, bool log
   const T* pg = g.data<T>();
   const T* py = y.data<T>();
   T* pd = dx.data<T>();
-  for_each_row(r, [&](int64_t row) {
-    const T* gr = pg + row * r.cols;
-    const T* yr = py + row * r.cols;
-    T* dr = pd + row * r.cols;
-    if (log_space) {
-      const C sum = lane_sum<C>(r.cols, [&](int64_t j) { return C(load(gr[j])); });
-      for (int64_t j = 0; j < r.cols; ++j) {
-        dr[j] = store<T>(load(gr[j]) - exp_of(C(load(yr[j]))) * sum);
-      }
-    } else {
-      const C dot = lane_sum<C>(r.cols, [&](int64_t j) { return C(load(gr[j]) * load(yr[j])); });
-      for (int64_t j = 0; j < r.cols; ++j) dr[j] = store<T>(load(yr[j]) * (load(gr[j]) - dot));
-    }
-  });
+  for_each_row(
+      r, [&](int64_t row) __attribute__((always_inline)) {
+        const T* gr = pg + row * r.cols;
+        const T* yr = py + row * r.cols;
+        T* dr = pd + row * r.cols;
+        if (log_space) {
+          const C sum = lane_sum<C>(r.cols, [&](int64_t j) { return C(load(gr[j])); });
+          for (int64_t j = 0; j < r.cols; ++j) {
+            dr[j] = store<T>(load(gr[j]) - exp_of(C(load(yr[j]))) * sum);
+          }
+        } else {
+          const C dot =
+              lane_sum<C>(r.cols, [&](int64_t j) { return C(load(gr[j]) * load(yr[j])); });
+          for (int64_t j = 0; j < r.cols; ++j) dr[j] = store<T>(load(yr[j]) * (load(gr[j]) - dot));
+        }
+      });
   return dx;
 }
 
@@ -142,7 +168,7 @@ int64_t checked_targets(const char* op, const Tensor& logits, const Tensor& targ
 
 // max and Σ e^(x − max) of one row of logits.
 template <typename T, typename C = typename ComputeType<T>::type>
-std::pair<C, C> logsumexp_parts(const T* xr, int64_t cols) {
+[[gnu::always_inline]] inline std::pair<C, C> logsumexp_parts(const T* xr, int64_t cols) {
   const C max = lane_max<C>(cols, [&](int64_t j) { return C(load(xr[j])); });
   const C sum = lane_sum<C>(cols, [&](int64_t j) { return exp_of(C(load(xr[j])) - max); });
   return {max, sum};
@@ -157,13 +183,14 @@ Tensor cross_entropy_typed(const Tensor& logits_in, const std::vector<int64_t>& 
   const T* px = logits.data<T>();
   // Per-row losses summed afterwards in row order, so the result does not depend on threads.
   std::vector<double> row_loss(static_cast<size_t>(r.rows), 0.0);
-  for_each_row(r, [&](int64_t row) {
-    const int64_t t = targets[row];
-    if (t == ignore_index) return;
-    const T* xr = px + row * r.cols;
-    const auto [max, sum] = logsumexp_parts<T>(xr, r.cols);
-    row_loss[row] = static_cast<double>(max + std::log(sum) - C(load(xr[t])));
-  });
+  for_each_row(
+      r, [&](int64_t row) __attribute__((always_inline)) {
+        const int64_t t = targets[row];
+        if (t == ignore_index) return;
+        const T* xr = px + row * r.cols;
+        const auto [max, sum] = logsumexp_parts<T>(xr, r.cols);
+        row_loss[row] = static_cast<double>(max + std::log(sum) - C(load(xr[t])));
+      });
   double total = 0;
   for (double l : row_loss) total += l;
   Tensor loss = Tensor::zeros({}, logits.dtype());
@@ -185,22 +212,23 @@ Tensor cross_entropy_backward_typed(double grad, const Tensor& logits_in,
   const T* px = logits.data<T>();
   T* pd = dx.data<T>();
   const C scale = kept == 0 ? C(0) : static_cast<C>(grad / static_cast<double>(kept));
-  for_each_row(r, [&](int64_t row) {
-    const int64_t t = targets[row];
-    T* dr = pd + row * r.cols;
-    if (t == ignore_index) {
-      std::fill(dr, dr + r.cols, store<T>(C(0)));
-      return;
-    }
-    const T* xr = px + row * r.cols;
-    const C max = lane_max<C>(r.cols, [&](int64_t j) { return C(load(xr[j])); });
-    C* e = exp_row<T, C>(dr, r.cols);
-    for (int64_t j = 0; j < r.cols; ++j) e[j] = exp_of(C(load(xr[j])) - max);
-    const C inv = C(1) / lane_sum<C>(r.cols, [&](int64_t j) { return e[j]; });
-    const C target_p = e[t] * inv;
-    for (int64_t j = 0; j < r.cols; ++j) dr[j] = store<T>(e[j] * inv * scale);
-    dr[t] = store<T>((target_p - C(1)) * scale);
-  });
+  for_each_row(
+      r, [&](int64_t row) __attribute__((always_inline)) {
+        const int64_t t = targets[row];
+        T* dr = pd + row * r.cols;
+        if (t == ignore_index) {
+          std::fill(dr, dr + r.cols, store<T>(C(0)));
+          return;
+        }
+        const T* xr = px + row * r.cols;
+        const C max = lane_max<C>(r.cols, [&](int64_t j) { return C(load(xr[j])); });
+        C* e = exp_row<T, C>(dr, r.cols);
+        for (int64_t j = 0; j < r.cols; ++j) e[j] = exp_of(C(load(xr[j])) - max);
+        const C inv = C(1) / lane_sum<C>(r.cols, [&](int64_t j) { return e[j]; });
+        const C target_p = e[t] * inv;
+        for (int64_t j = 0; j < r.cols; ++j) dr[j] = store<T>(e[j] * inv * scale);
+        dr[t] = store<T>((target_p - C(1)) * scale);
+      });
   return dx;
 }
 
@@ -237,17 +265,18 @@ Tensor rms_norm_typed(const Tensor& x_in, const Tensor& weight_in, double eps) {
   const T* px = x.data<T>();
   const T* pw = weight.data<T>();
   T* py = y.data<T>();
-  for_each_row(r, [&](int64_t row) {
-    const T* xr = px + row * r.cols;
-    T* yr = py + row * r.cols;
-    const C inv = inverse_rms(xr, r.cols, eps);
-    for (int64_t j = 0; j < r.cols; ++j) {
-      // As HF T5LayerNorm: the normalised value is cast to the weight's dtype (a bf16 rounding
-      // for bf16 weights) before the weight multiply, which rounds again.
-      const C normed = load(store<T>(load(xr[j]) * inv));
-      yr[j] = store<T>(load(pw[j]) * normed);
-    }
-  });
+  for_each_row(
+      r, [&](int64_t row) __attribute__((always_inline)) {
+        const T* xr = px + row * r.cols;
+        T* yr = py + row * r.cols;
+        const C inv = inverse_rms(xr, r.cols, eps);
+        for (int64_t j = 0; j < r.cols; ++j) {
+          // As HF T5LayerNorm: the normalised value is cast to the weight's dtype (a bf16 rounding
+          // for bf16 weights) before the weight multiply, which rounds again.
+          const C normed = load(store<T>(load(xr[j]) * inv));
+          yr[j] = store<T>(load(pw[j]) * normed);
+        }
+      });
   return y;
 }
 
@@ -268,31 +297,32 @@ RmsNormGrads rms_norm_backward_typed(const Tensor& grad_in, const Tensor& x_in,
   T* pdx = dx.data<T>();
   const int64_t blocks = (r.rows + kWeightGradRowBlock - 1) / kWeightGradRowBlock;
   std::vector<double> partial(static_cast<size_t>(blocks * r.cols), 0.0);
-#pragma omp parallel for schedule(static) if (r.rows * r.cols >= kParallelGrain)
-  for (int64_t block = 0; block < blocks; ++block) {
-    double* acc = partial.data() + block * r.cols;
-    const int64_t end = std::min(r.rows, (block + 1) * kWeightGradRowBlock);
-    for (int64_t row = block * kWeightGradRowBlock; row < end; ++row) {
-      const T* gr = pg + row * r.cols;
-      const T* xr = px + row * r.cols;
-      T* dr = pdx + row * r.cols;
-      const C inv = inverse_rms(xr, r.cols, eps);
-      // y = w · cast(n), n = x · inv. d/dw uses the cast value, as torch's mul backward does.
-      // Σ_j dL/dn_j · n_j
-      const C dot = lane_sum<C>(
-          r.cols, [&](int64_t j) { return C(load(gr[j]) * load(pw[j])) * C(load(xr[j]) * inv); });
-      for (int64_t j = 0; j < r.cols; ++j) {
-        acc[j] += static_cast<double>(load(gr[j]) * load(store<T>(load(xr[j]) * inv)));
-      }
-      const C mean_dot = dot / static_cast<C>(r.cols);
-      // dL/dx = inv · (dL/dn − n · mean(dL/dn · n))
-      for (int64_t j = 0; j < r.cols; ++j) {
-        const C n = load(xr[j]) * inv;
-        const C grad_n = load(gr[j]) * load(pw[j]);
-        dr[j] = store<T>(inv * (grad_n - n * mean_dot));
-      }
-    }
-  }
+  for_each_index(
+      blocks, r.rows * r.cols, [&](int64_t block) __attribute__((always_inline)) {
+        double* acc = partial.data() + block * r.cols;
+        const int64_t end = std::min(r.rows, (block + 1) * kWeightGradRowBlock);
+        for (int64_t row = block * kWeightGradRowBlock; row < end; ++row) {
+          const T* gr = pg + row * r.cols;
+          const T* xr = px + row * r.cols;
+          T* dr = pdx + row * r.cols;
+          const C inv = inverse_rms(xr, r.cols, eps);
+          // y = w · cast(n), n = x · inv. d/dw uses the cast value, as torch's mul backward does.
+          // Σ_j dL/dn_j · n_j
+          const C dot = lane_sum<C>(r.cols, [&](int64_t j) {
+            return C(load(gr[j]) * load(pw[j])) * C(load(xr[j]) * inv);
+          });
+          for (int64_t j = 0; j < r.cols; ++j) {
+            acc[j] += static_cast<double>(load(gr[j]) * load(store<T>(load(xr[j]) * inv)));
+          }
+          const C mean_dot = dot / static_cast<C>(r.cols);
+          // dL/dx = inv · (dL/dn − n · mean(dL/dn · n))
+          for (int64_t j = 0; j < r.cols; ++j) {
+            const C n = load(xr[j]) * inv;
+            const C grad_n = load(gr[j]) * load(pw[j]);
+            dr[j] = store<T>(inv * (grad_n - n * mean_dot));
+          }
+        }
+      });
   Tensor dw = Tensor::zeros(weight.shape(), weight.dtype());
   T* pdw = dw.data<T>();
   for (int64_t j = 0; j < r.cols; ++j) {

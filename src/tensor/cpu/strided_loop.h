@@ -13,6 +13,19 @@ namespace t5zero::cpu {
 // Below this many elements a loop runs on one thread: spawning costs more than it saves.
 constexpr int64_t kParallelGrain = 32768;
 
+// Calls body(begin, end) on one contiguous range of [0, n) per OpenMP thread (one call on the
+// calling thread below kParallelGrain elements).
+template <typename Body>
+void for_each_range(int64_t n, Body&& body) {
+  if (n <= 0) return;
+#pragma omp parallel if (n >= kParallelGrain)
+  {
+    const int64_t threads = omp_get_num_threads(), tid = omp_get_thread_num();
+    const int64_t begin = n * tid / threads, end = n * (tid + 1) / threads;
+    if (begin < end) body(begin, end);
+  }
+}
+
 // Calls row(offsets, length) once per row of the last dimension, where offsets[i] is operand i's
 // element offset of the row's first element and length the last dimension's size. Rows are split
 // into one contiguous range per OpenMP thread, each walked with an odometer (an add per row, not

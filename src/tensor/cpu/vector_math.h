@@ -10,13 +10,27 @@
 #include <limits>
 #include <type_traits>
 
+// A function marked T5_VECTOR_CLONES is compiled three times, for AVX-512 (x86-64-v4), AVX2
+// (x86-64-v3) and the x86-64 baseline, and the loader binds calls to the one this CPU runs (an
+// ifunc): its loops use the widest vectors the machine has, from one generic build. Mark the
+// function that holds a hot loop; what it inlines is compiled into each clone (hence the
+// always_inline helpers below: an out-of-line call would run the baseline code). The clones
+// run the same IEEE operations (the tensor library is built with -ffp-contract=off: no a·b + c
+// becomes an FMA), so these kernels' results do not depend on the machine.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define T5_VECTOR_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define T5_VECTOR_CLONES
+#endif
+
 namespace t5zero::cpu {
 
 // e^x for float, within 2 ulp of the correctly rounded value over the normal range (Cody-Waite
 // reduction to r in [-ln2/2, ln2/2], Cephes' degree-6 polynomial for e^r, then the scale 2^n
 // applied in two halves so that subnormal results and overflow to inf come out as expf's).
 // e^-inf = 0, e^inf = inf, NaN stays NaN.
-inline float exp_f32(float x) {
+[[gnu::always_inline]] inline float exp_f32(float x) {
   // Clamping keeps n = round(x / ln2) within [-217, 145], so each half of 2^n is a normal float; x
   // beyond the clamp rounds to 0 or inf anyway. NaN fails both comparisons and passes through.
   x = x < -150.0f ? -150.0f : x;
@@ -48,7 +62,7 @@ inline float exp_f32(float x) {
 // e^x for double to a relative error below 1e-13 (degree-11 Taylor polynomial of e^r on
 // |r| <= ln2/2), for float results computed in double (gelu_new) where the float exponential's
 // error would be amplified by |x|. Same clamping and NaN behaviour as exp_f32.
-inline double exp_f64(double x) {
+[[gnu::always_inline]] inline double exp_f64(double x) {
   x = x < -1000.0 ? -1000.0 : x;
   x = x > 1000.0 ? 1000.0 : x;
   constexpr double kRoundMagic = 6755399441055744.0;  // 1.5 · 2^52
@@ -85,7 +99,7 @@ constexpr int kReductionLanes = 16;
 // Σ term(j) over j in [0, n): kReductionLanes partial sums (j mod kReductionLanes), added
 // pairwise at the end.
 template <typename A, typename Term>
-A lane_sum(int64_t n, Term&& term) {
+[[gnu::always_inline]] inline A lane_sum(int64_t n, Term&& term) {
   A acc[kReductionLanes] = {};
   int64_t j = 0;
   for (; j + kReductionLanes <= n; j += kReductionLanes) {
@@ -101,7 +115,7 @@ A lane_sum(int64_t n, Term&& term) {
 // max over j in [0, n) of term(j) (−inf for n = 0), in the same lanes. A NaN term may be skipped,
 // as std::max skips it; callers feed the maximum to exp, where the row's NaN surfaces anyway.
 template <typename A, typename Term>
-A lane_max(int64_t n, Term&& term) {
+[[gnu::always_inline]] inline A lane_max(int64_t n, Term&& term) {
   A acc[kReductionLanes];
   for (A& a : acc) a = -std::numeric_limits<A>::infinity();
   int64_t j = 0;
@@ -124,7 +138,7 @@ A lane_max(int64_t n, Term&& term) {
 // e^x in the compute type: exp_f32 for float, the C library's for double (f64 is the gradient-
 // checking dtype, where every bit of accuracy counts and speed does not).
 template <typename C>
-C exp_of(C x) {
+[[gnu::always_inline]] inline C exp_of(C x) {
   if constexpr (std::is_same_v<C, float>) {
     return exp_f32(x);
   } else {

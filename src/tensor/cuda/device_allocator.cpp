@@ -29,15 +29,16 @@ namespace cuda {
 
 namespace {
 
-// Events shared by both backends: recorded on a stream of the backend's device.
-class EventsOn {
- public:
-  explicit EventsOn(int device) : device_(device) {}
-  void* record(StreamId stream) const {
-    DeviceGuard guard(device_ < 0 ? 0 : device_);
+// Events for both backends, created on the device of the stream they mark.
+struct StreamEvents {
+  static void* record(StreamId stream) {
+    const auto s = reinterpret_cast<cudaStream_t>(stream);
+    int device = 0;
+    T5_CUDA_CHECK(cudaStreamGetDevice(s, &device));
+    DeviceGuard guard(device);
     cudaEvent_t event = nullptr;
     T5_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-    T5_CUDA_CHECK(cudaEventRecord(event, reinterpret_cast<cudaStream_t>(stream)));
+    T5_CUDA_CHECK(cudaEventRecord(event, s));
     return event;
   }
   static bool done(void* event) {
@@ -47,14 +48,11 @@ class EventsOn {
     return true;
   }
   static void destroy(void* event) { cudaEventDestroy(static_cast<cudaEvent_t>(event)); }
-
- private:
-  int device_;
 };
 
 class DeviceMemory : public MemoryBackend {
  public:
-  explicit DeviceMemory(int device) : device_(device), events_(device) {}
+  explicit DeviceMemory(int device) : device_(device) {}
   void* allocate(size_t bytes) override {
     DeviceGuard guard(device_);
     void* ptr = nullptr;
@@ -70,9 +68,9 @@ class DeviceMemory : public MemoryBackend {
     DeviceGuard guard(device_);
     T5_CUDA_CHECK(cudaFree(ptr));
   }
-  void* record_event(StreamId stream) override { return events_.record(stream); }
-  bool event_done(void* event) override { return EventsOn::done(event); }
-  void destroy_event(void* event) override { EventsOn::destroy(event); }
+  void* record_event(StreamId stream) override { return StreamEvents::record(stream); }
+  bool event_done(void* event) override { return StreamEvents::done(event); }
+  void destroy_event(void* event) override { StreamEvents::destroy(event); }
   void synchronize() override {
     DeviceGuard guard(device_);
     T5_CUDA_CHECK(cudaDeviceSynchronize());
@@ -80,7 +78,6 @@ class DeviceMemory : public MemoryBackend {
 
  private:
   int device_;
-  EventsOn events_;
 };
 
 // Page-locked host memory: cudaHostAlloc is slow (it maps pages for the GPU), so blocks are
@@ -88,7 +85,6 @@ class DeviceMemory : public MemoryBackend {
 // copy's stream on the block.
 class PinnedMemory : public MemoryBackend {
  public:
-  PinnedMemory() : events_(-1) {}
   void* allocate(size_t bytes) override {
     void* ptr = nullptr;
     const cudaError_t status = cudaHostAlloc(&ptr, bytes, cudaHostAllocPortable);
@@ -100,13 +96,18 @@ class PinnedMemory : public MemoryBackend {
     return ptr;
   }
   void release(void* ptr) override { T5_CUDA_CHECK(cudaFreeHost(ptr)); }
-  void* record_event(StreamId stream) override { return events_.record(stream); }
-  bool event_done(void* event) override { return EventsOn::done(event); }
-  void destroy_event(void* event) override { EventsOn::destroy(event); }
-  void synchronize() override { T5_CUDA_CHECK(cudaDeviceSynchronize()); }
-
- private:
-  EventsOn events_;
+  void* record_event(StreamId stream) override { return StreamEvents::record(stream); }
+  bool event_done(void* event) override { return StreamEvents::done(event); }
+  void destroy_event(void* event) override { StreamEvents::destroy(event); }
+  // Copies from pinned memory may run on any device's streams.
+  void synchronize() override {
+    int devices = 0;
+    T5_CUDA_CHECK(cudaGetDeviceCount(&devices));
+    for (int d = 0; d < devices; ++d) {
+      DeviceGuard guard(d);
+      T5_CUDA_CHECK(cudaDeviceSynchronize());
+    }
+  }
 };
 
 std::mutex allocators_mutex;
@@ -118,14 +119,16 @@ std::mutex allocators_mutex;
 CachingAllocator& device_allocator(int device) {
   static std::vector<CachingAllocator*>* allocators = new std::vector<CachingAllocator*>();
   std::lock_guard<std::mutex> lock(allocators_mutex);
+  if (device >= 0 && static_cast<size_t>(device) < allocators->size() &&
+      (*allocators)[device] != nullptr) {
+    return *(*allocators)[device];
+  }
   T5_CHECK(device >= 0 && device < cuda_device_count(), "cuda: device ", device,
            " does not exist (", cuda_device_count(), " visible)");
   if (allocators->size() <= static_cast<size_t>(device)) allocators->resize(device + 1, nullptr);
   CachingAllocator*& a = (*allocators)[device];
-  if (a == nullptr) {
-    a = new CachingAllocator(std::make_unique<DeviceMemory>(device),
-                             "cuda:" + std::to_string(device));
-  }
+  a = new CachingAllocator(std::make_unique<DeviceMemory>(device),
+                           "cuda:" + std::to_string(device));
   return *a;
 }
 
@@ -177,10 +180,6 @@ void pinned_free(void* ptr) {
 void memset_zero(void* ptr, size_t nbytes, int device) {
   cuda::DeviceGuard guard(device);
   T5_CUDA_CHECK(cudaMemsetAsync(ptr, 0, nbytes, cuda::current_stream(device)));
-}
-
-void copy(void* dst, const void* src, size_t nbytes) {
-  T5_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDefault));
 }
 
 }  // namespace cuda_memory

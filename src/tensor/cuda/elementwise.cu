@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "tensor/cuda/cuda_ops.h"
+#include "tensor/cuda/gelu.cuh"
 #include "tensor/cuda/map.cuh"
 
 namespace t5zero::cuda {
@@ -187,25 +188,17 @@ struct Relu {
   }
 };
 
-// gelu_new's inner argument √(2/π)·(x + 0.044715·x³), as HF's NewGELUActivation.
-constexpr double kGeluScale = 0.7978845608028654;  // sqrt(2 / pi)
-constexpr double kGeluCubic = 0.044715;
-
 struct GeluNew {
   template <typename C>
   __device__ C operator()(C x) const {
-    const C inner = C(kGeluScale) * (x + C(kGeluCubic) * x * x * x);
-    return C(0.5) * x * (C(1) + ::tanh(inner));
+    return gelu_new_value(x);
   }
 };
 
-// d/dx gelu_new = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715·x²), t = tanh(inner).
 struct GeluNewBackward {
   template <typename C>
   __device__ C operator()(C g, C v) const {
-    const C t = ::tanh(C(kGeluScale) * (v + C(kGeluCubic) * v * v * v));
-    const C dinner = C(kGeluScale) * (C(1) + C(3 * kGeluCubic) * v * v);
-    return g * (C(0.5) * (C(1) + t) + C(0.5) * v * (C(1) - t * t) * dinner);
+    return gelu_new_grad_value(g, v);
   }
 };
 

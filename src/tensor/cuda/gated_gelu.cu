@@ -1,21 +1,12 @@
 // The gated feed-forward activation of T5 v1.1 / FLAN (T5DenseGatedActDense):
 // gelu_new(wi_0 x) * (wi_1 x), forward and backward, one pass each (fused.h has the exact math).
 #include "tensor/cuda/fused.h"
+#include "tensor/cuda/gelu.cuh"
 #include "tensor/cuda/map.cuh"
 
 namespace t5zero::cuda {
 
 namespace {
-
-// As HF's NewGELUActivation (and cuda/elementwise.cu's gelu_new).
-constexpr double kGeluScale = 0.7978845608028654;  // sqrt(2 / pi)
-constexpr double kGeluCubic = 0.044715;
-
-template <typename C>
-__device__ __forceinline__ C gelu_new_value(C x) {
-  const C inner = C(kGeluScale) * (x + C(kGeluCubic) * x * x * x);
-  return C(0.5) * x * (C(1) + ::tanh(inner));
-}
 
 template <typename T>
 struct GatedGelu {
@@ -25,7 +16,7 @@ struct GatedGelu {
   }
 };
 
-// Both gradients from one read of g, h0 and h1, with tanh evaluated once:
+// Both gradients from one read of g, h0 and h1:
 //   dh0 = round(gelu'(h0) · round(g · h1))  (ops::gelu_new_backward of mul's gradient)
 //   dh1 = round(g · round(gelu(h0)))
 template <typename T>
@@ -35,12 +26,9 @@ __global__ void gated_gelu_backward_kernel(const T* g, const T* h0, const T* h1,
   for (int64_t i = global_thread(); i < n; i += grid_threads()) {
     const C x = load_value(h0[i]);
     const C gi = load_value(g[i]);
-    const C t = ::tanh(C(kGeluScale) * (x + C(kGeluCubic) * x * x * x));
-    const C activated = load_value(store_value<T>(C(0.5) * x * (C(1) + t)));
-    const C dinner = C(kGeluScale) * (C(1) + C(3 * kGeluCubic) * x * x);
-    const C derivative = C(0.5) * (C(1) + t) + C(0.5) * x * (C(1) - t * t) * dinner;
+    const C activated = load_value(store_value<T>(gelu_new_value(x)));
     const C grad_activated = load_value(store_value<T>(gi * load_value(h1[i])));
-    dh0[i] = store_value<T>(grad_activated * derivative);
+    dh0[i] = store_value<T>(gelu_new_grad_value(grad_activated, x));
     dh1[i] = store_value<T>(gi * activated);
   }
 }

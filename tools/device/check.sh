@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# The GPU check kit: one command, run from the repository root on a GPU machine, that builds the
+# CUDA backend (Release, sm_90), runs the CUDA tests (ctest label "cuda") and the GPU benchmarks,
+# and writes OUTDIR/results.json, OUTDIR/check.log and the benchmark JSON files. Sized for 8
+# minutes on one H100.
+#
+#   tools/device/check.sh [--dry-run] OUTDIR
+#
+# On a machine without our Debian -dev packages it uses build-kit/ (tools/device/prepare_kit.sh
+# makes it here; the device tool carries it with carry=["build-kit"]), unpacked into the build
+# folder. A build folder left by an earlier run on the same machine is reused (ninja rebuilds
+# what changed).
+#
+# Dry run (--dry-run, or automatically when no GPU is visible): every step runs; the CUDA tests
+# and benchmarks must report "skipped: no CUDA device", which ctest counts as skipped, not passed.
+#
+# Environment: BUILD_DIR (default build-device), KIT_DIR (default build-kit), CHECK_SECONDS (the
+# whole run's budget, default 480).
+set -uo pipefail
+
+usage() {
+  echo "usage: tools/device/check.sh [--dry-run] OUTDIR" >&2
+  exit 2
+}
+dry_run=0
+out=""
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) dry_run=1 ;;
+    -h | --help) usage ;;
+    -*) echo "check: unknown flag $arg" >&2; usage ;;
+    *) [[ -z "$out" ]] || usage; out=$arg ;;
+  esac
+done
+[[ -n "$out" ]] || usage
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+build=${BUILD_DIR:-$root/build-device}
+kit=${KIT_DIR:-$root/build-kit}
+budget=${CHECK_SECONDS:-480}
+start=$(date +%s)
+steps="$out/steps.tsv"
+: >"$steps"
+exec > >(tee "$out/check.log") 2>&1
+tee_pid=$!
+
+# Ends the run once tee has written the whole log (the device tool collects OUTDIR right after).
+finish() {
+  exec 1>&- 2>&-
+  wait "$tee_pid" 2>/dev/null
+  exit "$1"
+}
+
+# Seconds left of the budget, for the next step's timeout (at least 10).
+remaining() {
+  local left=$((budget - ($(date +%s) - start)))
+  echo $((left > 10 ? left : 10))
+}
+
+# step NAME COMMAND...: runs and times a step, records ok/failed in steps.tsv.
+step() {
+  local name=$1
+  shift
+  echo "== $name: $*"
+  local t0 status
+  t0=$(date +%s.%N)
+  "$@"
+  status=$?
+  local seconds
+  seconds=$(python3 -c "print(round($(date +%s.%N) - $t0, 2))")
+  if ((status == 0)); then
+    printf '%s\tok\t%s\t\n' "$name" "$seconds" >>"$steps"
+  else
+    printf '%s\tfailed\t%s\texit %s\n' "$name" "$seconds" "$status" >>"$steps"
+    echo "== $name failed (exit $status)"
+  fi
+  return $status
+}
+
+record() {  # record NAME STATUS DETAIL
+  printf '%s\t%s\t0\t%s\n' "$1" "$2" "$3" >>"$steps"
+}
+
+echo "== t5zero GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+uname -a
+(. /etc/os-release 2>/dev/null && echo "os: $PRETTY_NAME")
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+command -v nvcc >/dev/null || export PATH=/usr/local/cuda/bin:$PATH
+nvcc --version | tail -2
+cmake --version | head -1
+echo "ninja $(ninja --version)"
+${CXX:-c++} --version | head -1
+python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>/dev/null ||
+  echo "torch: not importable"
+
+# ---- mode ---------------------------------------------------------------------------------------
+gpus=0
+if command -v nvidia-smi >/dev/null; then gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true); fi
+mode=gpu
+if ((dry_run)) || ((gpus == 0)); then
+  mode=dry-run
+  export CUDA_VISIBLE_DEVICES=""  # a dry run on a GPU machine hides the GPU
+fi
+echo "== mode: $mode ($gpus GPU(s) visible to nvidia-smi)"
+
+# ---- the kit ------------------------------------------------------------------------------------
+cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DT5ZERO_CUDA=ON
+  -DCMAKE_CUDA_ARCHITECTURES=90)
+if [[ -d "$kit/debs" ]]; then
+  prefix=$build/kit-prefix
+  stamp=$(sha256sum "$kit/MANIFEST" | cut -d' ' -f1)
+  unpack_kit() {
+    rm -rf "$prefix"
+    mkdir -p "$prefix"
+    if command -v dpkg >/dev/null; then
+      for deb in "$kit"/debs/*.deb; do dpkg -x "$deb" "$prefix" || return 1; done
+    else
+      python3 "$root/tools/device/unpack_debs.py" "$prefix" "$kit"/debs/*.deb || return 1
+    fi
+    # The links Debian's alternatives system would make at install time.
+    local lib=$prefix/usr/lib/x86_64-linux-gnu
+    ln -sf openblas-pthread/libopenblas.so "$lib/libopenblas.so"
+    ln -sf openblas-pthread/libopenblas.so.0 "$lib/libopenblas.so.0"
+    ln -sf orterun "$prefix/usr/bin/mpirun"
+    echo "$stamp" >"$prefix/.stamp"
+  }
+  if [[ "$(cat "$prefix/.stamp" 2>/dev/null)" != "$stamp" ]]; then
+    if ! step unpack-kit unpack_kit; then
+      python3 "$root/tools/device/write_results.py" "$out/results.json" "$mode" "$steps" /none
+      finish 1
+    fi
+  else
+    record unpack-kit ok "already unpacked"
+  fi
+  lib=$prefix/usr/lib/x86_64-linux-gnu
+  export LD_LIBRARY_PATH="$lib:$lib/openblas-pthread:$lib/openmpi/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export PKG_CONFIG_LIBDIR="$lib/pkgconfig:$prefix/usr/share/pkgconfig"
+  export PKG_CONFIG_SYSROOT_DIR="$prefix"
+  # Keep -I/-L flags of the kit's /usr (pkgconf drops system dirs, which the sysroot makes ours).
+  export PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 PKG_CONFIG_ALLOW_SYSTEM_LIBS=1
+  export OPAL_PREFIX="$prefix/usr"  # relocates Open MPI's mpirun and plugins into the kit
+  export OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1 OMPI_MCA_mtl=^ofi,psm,psm2
+  cmake_args+=(
+    "-DCMAKE_PREFIX_PATH=$prefix/usr"
+    "-DCMAKE_LIBRARY_PATH=$lib;$lib/openblas-pthread"
+    "-DPKG_CONFIG_EXECUTABLE=$prefix/usr/bin/pkgconf"
+    "-Dsimdjson_DIR=$lib/cmake/simdjson"
+    "-Ddoctest_DIR=$prefix/usr/lib/cmake/doctest"
+    "-DCBLAS_INCLUDE_DIR=$prefix/usr/include/x86_64-linux-gnu/openblas-pthread"
+    "-DMPI_CXX_SKIP_MPICXX=ON"
+    "-DMPI_CXX_LIBRARIES=$lib/openmpi/lib/libmpi.so"
+    "-DMPI_CXX_ADDITIONAL_INCLUDE_DIRS=$lib/openmpi/include"
+    "-DMPIEXEC_EXECUTABLE=$prefix/usr/bin/mpirun")
+  echo "== kit: $kit ($(grep -vc '^#' "$kit/MANIFEST") packages) unpacked in $prefix"
+else
+  echo "== kit: none at $kit; using the system's packages (tools/device/prepare_kit.sh makes one)"
+fi
+
+# ---- build --------------------------------------------------------------------------------------
+cuda_tests=$(cd tests && ls test_cuda_*.cpp | sed 's/\.cpp$//' | tr '\n' ' ')
+if ! step configure timeout "$(remaining)" cmake "${cmake_args[@]}"; then
+  python3 "$root/tools/device/write_results.py" "$out/results.json" "$mode" "$steps" /none
+  finish 1
+fi
+# shellcheck disable=SC2086
+if ! step build timeout "$(remaining)" ninja -C "$build" -j "$(nproc)" $cuda_tests bench_gemm; then
+  python3 "$root/tools/device/write_results.py" "$out/results.json" "$mode" "$steps" /none
+  finish 1
+fi
+
+# ---- CUDA tests ---------------------------------------------------------------------------------
+junit=$out/ctest-junit.xml
+(cd "$build" && step cuda-tests timeout "$(remaining)" ctest -L cuda -V --timeout 300 \
+  --output-junit "$junit")
+
+# ---- benchmarks ---------------------------------------------------------------------------------
+# GEMM throughput on FLAN-T5's shapes, then torch.matmul on the same shapes side by side.
+bench_json=$out/bench_gemm.json
+torch_json=$out/bench_gemm_torch.json
+timeout "$(remaining)" "$build/tools/bench_gemm" --json "$bench_json"
+status=$?
+if ((status == 77)); then
+  record bench-gemm skipped "no CUDA device"
+  record bench-gemm-torch skipped "no CUDA device"
+elif ((status == 0)); then
+  record bench-gemm ok ""
+  timeout "$(remaining)" python3 "$root/tools/device/bench_gemm_torch.py" "$bench_json" "$torch_json"
+  status=$?
+  if ((status == 0)); then
+    record bench-gemm-torch ok ""
+  elif ((status == 77)); then
+    record bench-gemm-torch skipped "torch or its GPU unavailable"
+  else
+    record bench-gemm-torch failed "exit $status"
+  fi
+else
+  record bench-gemm failed "exit $status"
+fi
+if [[ "$mode" == gpu ]] && ! grep -q $'^bench-gemm\tok' "$steps"; then
+  record bench-gemm-expected failed "a GPU is visible but bench_gemm did not run"
+fi
+
+echo "== finished in $(($(date +%s) - start)) s"
+python3 "$root/tools/device/write_results.py" "$out/results.json" "$mode" "$steps" "$junit" \
+  "$bench_json" "$torch_json"
+finish $?
