@@ -1,6 +1,14 @@
-// Matrix products on the CPU: one BLAS GEMM per batch, reading strided operands in place when
-// BLAS can (unit stride along rows or along columns), copying them contiguous otherwise.
+// Matrix products on the CPU: BLAS GEMMs reading strided operands in place when BLAS can (unit
+// stride along rows or along columns), copying them contiguous otherwise.
+//
+// Threads: the OpenMP team runs the GEMMs, each thread calling BLAS single-threaded on its share
+// (a batch, or a slice of the rows or columns of one GEMM), so one thread pool does all of a
+// step's work. With OpenBLAS's own pthreads next to OpenMP's, each pool's threads spin-wait while
+// the other works (OpenMP after every parallel loop, OpenBLAS after every GEMM), and on a machine
+// with a thread per core the spinners take cores from the workers: a flan-t5-small step ran 1.5-5x
+// slower that way. (torch does the same with MKL, which it points at its OpenMP runtime.)
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <climits>
@@ -12,12 +20,10 @@ namespace t5zero::cpu {
 
 namespace {
 
-// Below this many multiply-adds OpenBLAS runs a GEMM on the calling thread
-// (SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD = 65536 · 4 in its interface/gemm.c), so
-// batches of such GEMMs are worth spreading over OpenMP threads; larger ones thread internally.
-constexpr int64_t kSingleThreadGemm = 65536 * 4;
-// Below this many multiply-adds in all batches together, one thread is faster than a team.
-constexpr int64_t kParallelBatchWork = 1 << 18;
+// Multiply-adds below which another thread costs more (waking it, a cold cache) than it saves.
+constexpr int64_t kGemmWorkPerThread = 1 << 20;
+// Slices of one GEMM's rows or columns are multiples of this, the register tile of BLAS kernels.
+constexpr int64_t kSliceAlignment = 16;
 
 // How BLAS reads one logical [rows, cols] operand: row-major with leading dimension `ld`, or the
 // transpose of a row-major [cols, rows] matrix (`transposed`).
@@ -103,6 +109,47 @@ bool batches_fold_into_rows(const Operand& op, const Shape& batch) {
   return true;
 }
 
+// Threads worth giving `work` multiply-adds, at most the team's size.
+int threads_for(int64_t work) {
+  if (omp_in_parallel()) return 1;
+  return static_cast<int>(std::clamp<int64_t>(work / kGemmWorkPerThread, 1, omp_get_max_threads()));
+}
+
+// BLAS runs single-threaded inside our team (see the top of this file); said once per call, as
+// other code (a trainer's --num_threads) may have set BLAS threads since.
+void make_blas_single_threaded() {
+  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
+
+// One GEMM C[m, n] = op(A)·op(B), split across `threads` threads by slices of C's rows (or of its
+// columns when it has fewer rows than columns), each slice one single-threaded BLAS call.
+template <typename T>
+void gemm_split(int threads, bool ta, bool tb, int m, int n, int k, const T* a, int lda, const T* b,
+                int ldb, T* c, int ldc) {
+  if (threads <= 1) {
+    gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+    return;
+  }
+  const bool by_rows = m >= n;
+  const int64_t extent = by_rows ? m : n;
+  const int64_t tiles = (extent + kSliceAlignment - 1) / kSliceAlignment;
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t parts = omp_get_num_threads(), part = omp_get_thread_num();
+    const int64_t begin = std::min(extent, tiles * part / parts * kSliceAlignment);
+    const int64_t end = std::min(extent, tiles * (part + 1) / parts * kSliceAlignment);
+    if (begin < end) {
+      const int len = static_cast<int>(end - begin);
+      if (by_rows) {
+        // Row i of op(A) starts at element i·lda of A, or at column i when A is stored transposed.
+        gemm(ta, tb, len, n, k, a + (ta ? begin : begin * lda), lda, b, ldb, c + begin * ldc, ldc);
+      } else {
+        gemm(ta, tb, m, len, k, a, lda, b + (tb ? begin * ldb : begin), ldb, c + begin, ldc);
+      }
+    }
+  }
+}
+
 template <typename T>
 void matmul_blas(const Operand& a, const Operand& b, const Shape& batch, const Tensor& out) {
   const int64_t m = a.view.size(-2), k = a.view.size(-1), n = b.view.size(-1);
@@ -112,24 +159,33 @@ void matmul_blas(const Operand& a, const Operand& b, const Shape& batch, const T
   const int lda = blas_int(a.layout.ld, "lda"), ldb = blas_int(b.layout.ld, "ldb");
   const int ni = blas_int(n, "N"), ki = blas_int(k, "K");
   const int64_t num_batches = shape_numel(batch);
+  make_blas_single_threaded();
 
   const std::vector<int64_t> b_offsets = batch_offsets(b.view, batch);
   const bool b_shared =
       std::all_of(b_offsets.begin(), b_offsets.end(), [&](int64_t o) { return o == b_offsets[0]; });
   // A linear layer on [batch, seq, d]: one tall GEMM instead of many short ones.
   if (b_shared && batches_fold_into_rows(a, batch)) {
-    gemm(false, b.layout.transposed, blas_int(num_batches * m, "batch*M"), ni, ki, pa, lda, pb, ldb,
-         pc, ni);
+    const int rows = blas_int(num_batches * m, "batch*M");
+    gemm_split<T>(threads_for(rows * n * k), false, b.layout.transposed, rows, ni, ki, pa, lda, pb,
+                  ldb, pc, ni);
     return;
   }
   const std::vector<int64_t> a_offsets = batch_offsets(a.view, batch);
   const int mi = blas_int(m, "M");
-  const bool parallel = num_batches > 1 && m * n * k < kSingleThreadGemm &&
-                        num_batches * m * n * k >= kParallelBatchWork;
-#pragma omp parallel for schedule(static) if (parallel)
+  const int threads = threads_for(num_batches * m * n * k);
+  if (num_batches >= threads) {
+    // Whole GEMMs per thread (attention's batch x heads products).
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (int64_t i = 0; i < num_batches; ++i) {
+      gemm(a.layout.transposed, b.layout.transposed, mi, ni, ki, pa + a_offsets[i], lda,
+           pb + b_offsets[i], ldb, pc + i * m * n, ni);
+    }
+    return;
+  }
   for (int64_t i = 0; i < num_batches; ++i) {
-    gemm(a.layout.transposed, b.layout.transposed, mi, ni, ki, pa + a_offsets[i], lda,
-         pb + b_offsets[i], ldb, pc + i * m * n, ni);
+    gemm_split<T>(threads, a.layout.transposed, b.layout.transposed, mi, ni, ki, pa + a_offsets[i],
+                  lda, pb + b_offsets[i], ldb, pc + i * m * n, ni);
   }
 }
 
