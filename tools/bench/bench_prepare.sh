@@ -9,14 +9,14 @@
 #                                     [--python PATH] [--shared DIR]
 # Needs a built t5zero (default build/tools/t5zero) and a Python with transformers 4.26,
 # tokenizers 0.13.3 and sentencepiece (tools/reference/requirements.txt; default
-# /work/refenv/bin/python).
+# python3, or $PYTHON).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 threads="$(nproc)"
 repeats=3
 t5zero="$repo/build/tools/t5zero"
-python="${PYTHON:-/work/refenv/bin/python}"
+python="${PYTHON:-python3}"
 shared="$repo/../shared"
 while [[ $# -gt 0 ]]; do
   case "$1" in

@@ -8,14 +8,14 @@
 # Usage: tools/bench/bench_tokenizer.sh [--threads N] [--repeats R] [--t5zero PATH]
 #                                       [--python PATH] [--shared DIR]
 # Needs a built t5zero (default build/tools/t5zero) and a Python with transformers 4.26 and
-# tokenizers 0.13.3 (tools/reference/requirements.txt; default /work/refenv/bin/python).
+# tokenizers 0.13.3 (tools/reference/requirements.txt; default python3, or $PYTHON).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 threads=1
 repeats=5
 t5zero="$repo/build/tools/t5zero"
-python="${PYTHON:-/work/refenv/bin/python}"
+python="${PYTHON:-python3}"
 shared="$repo/../shared"
 while [[ $# -gt 0 ]]; do
   case "$1" in
