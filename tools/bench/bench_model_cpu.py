@@ -5,7 +5,7 @@ t5zero so tools/bench/bench_model_cpu.sh can put the two side by side. A tool, n
 
 Run with the reference environment (tools/reference/requirements.txt: torch 2.x CPU,
 transformers 4.26):
-  /work/refenv/bin/python tools/bench/bench_model_cpu.py --model_id flan-t5-small \
+  python3 tools/bench/bench_model_cpu.py --model_id flan-t5-small \
       --batch_size 4 --source_length 512 --target_length 128 --threads 2
 """
 
@@ -39,7 +39,8 @@ def make_config(model_id):
             decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
     if os.path.isdir(model_id):
         return transformers.T5Config.from_pretrained(model_id)
-    raise SystemExit(f"--model_id: not a built-in FLAN-T5 size ({', '.join(FLAN_T5)}) nor a folder: {model_id}")
+    raise SystemExit(f"--model_id: not a built-in FLAN-T5 size ({', '.join(FLAN_T5)}) "
+                     f"nor a folder: {model_id}")
 
 
 def main():
@@ -84,25 +85,30 @@ def main():
     for _ in range(args.warmup):
         loss = step()
         first_loss = loss if first_loss is None else first_loss
-    seconds = []
+    seconds, cpu_seconds = [], []
     for _ in range(args.steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         loss = step()
         seconds.append(time.perf_counter() - start)
+        cpu_seconds.append(time.process_time() - cpu_start)
         first_loss = loss if first_loss is None else first_loss
 
     median = statistics.median_high(seconds)  # the middle run, as t5zero's median
     tokens = b * (s + t)
     params = sum(p.numel() for p in model.parameters())
-    print(f"model {args.model_id} (transformers {transformers.__version__}, torch {torch.__version__}), "
-          f"{args.dtype}, {params} parameters, dropout {config.dropout_rate}"
+    print(f"model {args.model_id} (transformers {transformers.__version__}, "
+          f"torch {torch.__version__}), {args.dtype}, {params} parameters, "
+          f"dropout {config.dropout_rate}"
           f"{', gradient checkpointing' if args.gradient_checkpointing else ''}")
     print(f"batch {b} x source {s} / target {t} tokens; threads: torch {torch.get_num_threads()}")
     print(f"loss at step 0: {first_loss:.4f}")
     print(f"step (forward + loss + backward): median {median:.3f} s over {args.steps} steps "
           f"(min {min(seconds):.3f}, max {max(seconds):.3f}) after {args.warmup} warm-up")
+    print(f"process CPU time per step: median {statistics.median_high(cpu_seconds):.3f} s "
+          f"(all threads)")
     print(f"tokens/s: {tokens / median:.0f} (source + target tokens)")
-    print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(f"peak resident memory: {peak_mib:.0f} MiB")
 
 
 if __name__ == "__main__":

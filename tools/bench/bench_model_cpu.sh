@@ -13,7 +13,7 @@
 # --openblas_coretype sets OPENBLAS_CORETYPE for t5zero (e.g. SkylakeX where an OpenBLAS older
 # than the CPU would pick its AVX2 kernels; `t5zero bench` says when). Needs a built t5zero
 # (default build/tools/t5zero) and a Python with torch and transformers 4.26
-# (tools/reference/requirements.txt; default /work/refenv/bin/python).
+# (tools/reference/requirements.txt; default python3, or $PYTHON).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -29,7 +29,7 @@ dtype=f32
 checkpointing=()
 coretype=""
 t5zero="$repo/build/tools/t5zero"
-python="${PYTHON:-/work/refenv/bin/python}"
+python="${PYTHON:-python3}"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --model_id) model_id="$2"; shift 2 ;;
@@ -48,12 +48,16 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-[[ -x "$t5zero" ]] || { echo "no t5zero binary at $t5zero (build it or pass --t5zero)" >&2; exit 2; }
+if [[ ! -x "$t5zero" ]]; then
+  echo "no t5zero binary at $t5zero (build it or pass --t5zero)" >&2
+  exit 2
+fi
 
 common=(--model_id "$model_id" --batch_size "$batch_size" --source_length "$source_length"
         --target_length "$target_length" --threads "$threads" --steps "$steps"
         --warmup "$warmup" --dtype "$dtype" "${checkpointing[@]}")
-# Both sides get the same thread count through every knob they read.
+# Both sides get the same thread count through every knob they read. t5zero's OpenMP team runs
+# its BLAS calls too (single-threaded BLAS in each thread), as torch's runs MKL.
 export OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
 
 median_of() { sed -n 's/^step (forward + loss + backward): median \([0-9.]*\) s.*/\1/p'; }
@@ -75,6 +79,8 @@ awk -v ours="$(sorted "${ours[@]}")" -v theirs="$(sorted "${theirs[@]}")" \
   n = split(ours, a, " "); split(theirs, b, " ")
   mid = int((n + 1) / 2)
   printf "runs: %d each; load average at the end: %s\n", n, load
-  printf "best run:   t5zero %.3f s   PyTorch %.3f s   ratio PyTorch/t5zero %.2fx\n", a[1], b[1], b[1] / a[1]
-  printf "median run: t5zero %.3f s   PyTorch %.3f s   ratio PyTorch/t5zero %.2fx\n", a[mid], b[mid], b[mid] / a[mid]
+  printf "best run:   t5zero %.3f s   PyTorch %.3f s   ratio PyTorch/t5zero %.2fx\n",
+         a[1], b[1], b[1] / a[1]
+  printf "median run: t5zero %.3f s   PyTorch %.3f s   ratio PyTorch/t5zero %.2fx\n",
+         a[mid], b[mid], b[mid] / a[mid]
 }'

@@ -42,15 +42,20 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// Warm-up runs last at least this long: OpenBLAS's pthreads spin for up to 2^28 cycles (about
+// 0.1 s) after the library loads and after each multi-threaded call before they sleep, and a
+// figure taken in that window times ours against a spinning thread.
+constexpr double kMinWarmupSeconds = 0.3;
+
 // Median wall times of `ours` and `baseline`, each over `repeats` runs after `warmups` unmeasured
-// ones. All of ours run first, then all of the baseline's: OpenBLAS's pthreads spin for a while
-// after each of its calls (up to 2^28 cycles), and interleaved runs would hand that spinning to
-// ours, whose OpenMP team needs the same cores.
+// ones (and at least kMinWarmupSeconds of them). All of ours run first, then all of the
+// baseline's, so the baseline's spinning pthreads never overlap ours.
 std::pair<double, double> median_seconds(const std::function<void()>& ours,
                                          const std::function<void()>& baseline, int warmups,
                                          int repeats) {
   auto measure = [&](const std::function<void()>& run) {
-    for (int i = 0; i < warmups; ++i) run();
+    double warm = 0;
+    for (int i = 0; i < warmups || warm < kMinWarmupSeconds; ++i) warm += seconds_of(run);
     std::vector<double> seconds;
     for (int i = 0; i < repeats; ++i) seconds.push_back(seconds_of(run));
     return median(seconds);
@@ -190,6 +195,7 @@ double peak_rss_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
+// The profile of the measured steps, per step, against their mean wall time.
 void print_profile(const std::vector<autograd::OpTiming>& timings, int64_t steps,
                    double step_seconds) {
   const double per_step = 1e3 / static_cast<double>(steps);  // seconds in total -> ms per step
@@ -207,7 +213,7 @@ void print_profile(const std::vector<autograd::OpTiming>& timings, int64_t steps
                 static_cast<long long>(t.backward_calls / steps));
   }
   const double rest = step_seconds * 1e3 - attributed * per_step;
-  std::printf("  %-18s %32.1f %6.1f%%   (graph walk, frees, batch setup; median step - sum)\n",
+  std::printf("  %-18s %32.1f %6.1f%%   (graph walk, frees, batch setup: mean step - sum)\n",
               "other", rest, 100.0 * rest / (step_seconds * 1e3));
 }
 
@@ -293,9 +299,13 @@ void run_model_bench(const ModelBenchOptions& o) {
       "machine, a steadier figure of the work than wall time)\n",
       median(cpu_seconds));
   std::printf("tokens/s: %.0f (source + target tokens)\n", tokens / med);
-  std::printf("model FLOPs: %.1f GFLOP per step, %.1f GFLOP/s\n", flops * 1e-9, flops / med * 1e-9);
+  std::printf("model FLOPs: %.4g GFLOP per step, %.1f GFLOP/s\n", flops * 1e-9, flops / med * 1e-9);
   std::printf("peak resident memory: %.0f MiB\n", peak_rss_mib());
-  if (profile) print_profile(timings, o.steps, med);
+  if (profile) {
+    double total = 0;
+    for (double t : seconds) total += t;
+    print_profile(timings, o.steps, total / static_cast<double>(o.steps));
+  }
 }
 
 int64_t at_least(const FlagSet& flags, const std::string& name, int64_t minimum) {

@@ -16,7 +16,8 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"bench", "measure speed: --ops for the op micro-benchmarks", t5zero::cli::run_bench},
+    {"bench", "measure speed: a training step (--model_id), op micro-benchmarks (--ops)",
+     t5zero::cli::run_bench},
     {"generate", "summaries of texts (greedy or beam search)", t5zero::cli::run_generate},
     {"grads", "loss and every parameter's gradient for one batch", t5zero::cli::run_grads},
     {"prepare", "tokenize a summarization dataset for training", t5zero::cli::run_prepare},

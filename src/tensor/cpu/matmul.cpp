@@ -4,9 +4,10 @@
 // Threads: the OpenMP team runs the GEMMs, each thread calling BLAS single-threaded on its share
 // (a batch, or a slice of the rows or columns of one GEMM), so one thread pool does all of a
 // step's work. With OpenBLAS's own pthreads next to OpenMP's, each pool's threads spin-wait while
-// the other works (OpenMP after every parallel loop, OpenBLAS after every GEMM), and on a machine
-// with a thread per core the spinners take cores from the workers: a flan-t5-small step ran 1.5-5x
-// slower that way. (torch does the same with MKL, which it points at its OpenMP runtime.)
+// the other works (OpenMP after every parallel loop, OpenBLAS after every GEMM), and with a thread
+// per core the spinners take cores from the workers: a flan-t5-small step (batch 2 x 256/64) ran
+// 2-3x slower that way on a loaded 2-core machine. torch does the same with MKL, which it runs on
+// its OpenMP threads.
 #include <cblas.h>
 #include <omp.h>
 
