@@ -10,10 +10,15 @@
 #include "tensor/cpu/cpu_ops.h"
 #include "tensor/cpu/strided_loop.h"
 #include "tensor/cpu/vector_math.h"
+#include "tensor/op_checks.h"
 
 namespace t5zero::cpu {
 
 namespace {
+
+using op_checks::broadcast_for;
+using op_checks::check_same_dtype;
+using op_checks::check_scalar_fits;
 
 // One `const Tensor&` parameter per element type in a pack.
 template <typename>
@@ -58,36 +63,6 @@ Tensor map(const Shape& shape, DType out_dtype, F&& f, TensorOf<In>... in) {
   Tensor out = Tensor::empty(shape, out_dtype);
   map_into<Out, In...>(out, f, std::index_sequence_for<In...>{}, in.expand(shape)...);
   return out;
-}
-
-// The broadcast shape of the operands; the error names the op.
-Shape broadcast_for(const char* op, std::initializer_list<const Tensor*> inputs) {
-  Shape shape;
-  for (const Tensor* t : inputs) {
-    try {
-      shape = broadcast_shapes(shape, t->shape());
-    } catch (const Error& e) {
-      fail(op, ": ", e.what());
-    }
-  }
-  return shape;
-}
-
-void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
-  T5_CHECK(a.dtype() == b.dtype(), op, ": inputs have different dtypes ", dtype_name(a.dtype()),
-           " and ", dtype_name(b.dtype()), "; cast one first");
-}
-
-// An integer tensor only meets integer scalars it can hold (no silent truncation of 0.5 or -inf).
-template <typename T>
-void check_scalar_fits(const char* op, double s) {
-  if constexpr (std::is_integral_v<T>) {
-    T5_CHECK(std::isfinite(s) && std::trunc(s) == s &&
-                 s >= static_cast<double>(std::numeric_limits<T>::lowest()) &&
-                 s <= static_cast<double>(std::numeric_limits<T>::max()),
-             op, ": scalar ", s, " is not a value of the tensor's dtype ",
-             dtype_name(dtype_of<T>()));
-  }
 }
 
 // Which dtypes an op accepts: arithmetic works on every dtype, math functions on floating ones.

@@ -5,27 +5,14 @@
 
 #include "tensor/cpu/cpu_ops.h"
 #include "tensor/cpu/strided_loop.h"
+#include "tensor/op_checks.h"
 
 namespace t5zero::cpu {
 
 namespace {
 
-void check_index_dtype(const char* op, const Tensor& index, const char* name) {
-  T5_CHECK(index.dtype() == DType::i32 || index.dtype() == DType::i64, op, ": ", name,
-           " must be i32 or i64, got ", dtype_name(index.dtype()));
-}
-
-// Index values as i64 (row-major order), each checked to lie in [0, limit).
-std::vector<int64_t> checked_indices(const char* op, const Tensor& index, const char* name,
-                                     int64_t limit, const char* limit_name) {
-  check_index_dtype(op, index, name);
-  std::vector<int64_t> values = index.to_vector<int64_t>();
-  for (size_t i = 0; i < values.size(); ++i) {
-    T5_CHECK(values[i] >= 0 && values[i] < limit, op, ": ", name, " ", values[i], " at position ",
-             i, " is outside [0, ", limit, ") (", limit_name, ")");
-  }
-  return values;
-}
+using op_checks::check_index_dtype;
+using op_checks::checked_indices;
 
 // A contiguous tensor viewed as [outer, size(dim), inner].
 struct AroundDim {

@@ -7,39 +7,15 @@
 #include "tensor/cuda/cuda_ops.h"
 #include "tensor/cuda/gelu.cuh"
 #include "tensor/cuda/map.cuh"
+#include "tensor/op_checks.h"
 
 namespace t5zero::cuda {
 
 namespace {
 
-// ---- host-side checks, as the CPU backend makes them -------------------------------------------
-Shape broadcast_for(const char* op, std::initializer_list<const Tensor*> inputs) {
-  Shape shape;
-  for (const Tensor* t : inputs) {
-    try {
-      shape = broadcast_shapes(shape, t->shape());
-    } catch (const Error& e) {
-      fail(op, ": ", e.what());
-    }
-  }
-  return shape;
-}
-
-void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
-  T5_CHECK(a.dtype() == b.dtype(), op, ": inputs have different dtypes ", dtype_name(a.dtype()),
-           " and ", dtype_name(b.dtype()), "; cast one first");
-}
-
-template <typename T>
-void check_scalar_fits(const char* op, double s) {
-  if constexpr (std::is_integral_v<T>) {
-    T5_CHECK(std::isfinite(s) && std::trunc(s) == s &&
-                 s >= static_cast<double>(std::numeric_limits<T>::lowest()) &&
-                 s <= static_cast<double>(std::numeric_limits<T>::max()),
-             op, ": scalar ", s, " is not a value of the tensor's dtype ",
-             dtype_name(dtype_of<T>()));
-  }
-}
+using op_checks::broadcast_for;
+using op_checks::check_same_dtype;
+using op_checks::check_scalar_fits;
 
 void check_mask(const char* op, const char* what, const Tensor& mask) {
   T5_CHECK(mask.dtype() == DType::u8, op, ": ", what, " must be u8 (from a comparison), got ",

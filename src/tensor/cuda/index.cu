@@ -8,26 +8,14 @@
 
 #include "tensor/cuda/cuda_ops.h"
 #include "tensor/cuda/kernel_common.cuh"
+#include "tensor/op_checks.h"
 
 namespace t5zero::cuda {
 
 namespace {
 
-void check_index_dtype(const char* op, const Tensor& index, const char* name) {
-  T5_CHECK(index.dtype() == DType::i32 || index.dtype() == DType::i64, op, ": ", name,
-           " must be i32 or i64, got ", dtype_name(index.dtype()));
-}
-
-std::vector<int64_t> checked_indices(const char* op, const Tensor& index, const char* name,
-                                     int64_t limit, const char* limit_name) {
-  check_index_dtype(op, index, name);
-  std::vector<int64_t> values = index.to_vector<int64_t>();
-  for (size_t i = 0; i < values.size(); ++i) {
-    T5_CHECK(values[i] >= 0 && values[i] < limit, op, ": ", name, " ", values[i], " at position ",
-             i, " is outside [0, ", limit, ") (", limit_name, ")");
-  }
-  return values;
-}
+using op_checks::check_index_dtype;
+using op_checks::checked_indices;
 
 // A host vector on `device` (as a 1-D tensor), for index lists the host built.
 Tensor upload(const std::vector<int64_t>& values, Device device) {
