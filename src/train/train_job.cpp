@@ -1,6 +1,5 @@
 #include "train/train_job.h"
 
-#include <cblas.h>
 #include <omp.h>
 
 #include <cstdio>
@@ -98,10 +97,9 @@ void print_examples(const models::T5ForConditionalGeneration& model, const Token
 TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
                                 const std::function<void(const StepRecord&)>& on_step) {
   validate_training_args(args);
-  if (args.num_threads > 0) {
-    omp_set_num_threads(args.num_threads);
-    openblas_set_num_threads(args.num_threads);
-  }
+  // BLAS runs single-threaded inside each OpenMP thread (tensor/cpu/matmul.cpp), so OpenMP's
+  // thread count is the only one to set.
+  if (args.num_threads > 0) omp_set_num_threads(args.num_threads);
   TrainJobResult job;
   job.output_dir = resolved_output_dir(args);
 
