@@ -59,4 +59,28 @@ inline std::vector<int64_t> checked_indices(const char* op, const Tensor& index,
   return values;
 }
 
+// The shape of concat(parts, dim) and the normalized dim; an error names the first part that
+// differs from part 0 in dtype or in a dim other than `dim`.
+inline Shape concat_shape(const std::vector<Tensor>& parts, int64_t dim, int& d) {
+  T5_CHECK(!parts.empty(), "concat: no tensors given");
+  const Tensor& first = parts[0];
+  T5_CHECK(first.dim() >= 1, "concat: tensors must have at least 1 dim");
+  d = normalize_dim(dim, first.dim(), "concat");
+  Shape out_shape = first.shape();
+  out_shape[d] = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const Tensor& p = parts[i];
+    T5_CHECK(p.dtype() == first.dtype(), "concat: tensor ", i, " is ", dtype_name(p.dtype()),
+             " but tensor 0 is ", dtype_name(first.dtype()));
+    bool compatible = p.dim() == first.dim();
+    for (int k = 0; compatible && k < p.dim(); ++k) {
+      compatible = k == d || p.size(k) == first.size(k);
+    }
+    T5_CHECK(compatible, "concat: tensor ", i, " has shape ", shape_str(p.shape()),
+             ", tensor 0 has ", shape_str(first.shape()), "; only dim ", d, " may differ");
+    out_shape[d] += p.size(d);
+  }
+  return out_shape;
+}
+
 }  // namespace t5zero::op_checks

@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "tensor/cpu/cpu_ops.h"
+#include "tensor/gemm_layout.h"
 
 namespace t5zero::cpu {
 
@@ -25,26 +26,6 @@ namespace {
 constexpr int64_t kGemmWorkPerThread = 1 << 20;
 // Slices of one GEMM's rows or columns are multiples of this, the register tile of BLAS kernels.
 constexpr int64_t kSliceAlignment = 16;
-
-// How BLAS reads one logical [rows, cols] operand: row-major with leading dimension `ld`, or the
-// transpose of a row-major [cols, rows] matrix (`transposed`).
-struct BlasLayout {
-  bool transposed;
-  int64_t ld;
-};
-
-// The layout of a [rows, cols] matrix with the given element strides, or nullopt when BLAS cannot
-// read it in place (a broadcast, a strided column, overlapping rows).
-std::optional<BlasLayout> blas_layout(int64_t rows, int64_t cols, int64_t row_stride,
-                                      int64_t col_stride) {
-  if ((cols == 1 || col_stride == 1) && (rows == 1 || row_stride >= std::max<int64_t>(cols, 1))) {
-    return BlasLayout{false, rows == 1 ? std::max<int64_t>(cols, 1) : row_stride};
-  }
-  if ((rows == 1 || row_stride == 1) && (cols == 1 || col_stride >= std::max<int64_t>(rows, 1))) {
-    return BlasLayout{true, cols == 1 ? std::max<int64_t>(rows, 1) : col_stride};
-  }
-  return std::nullopt;
-}
 
 int blas_int(int64_t v, const char* what) {
   T5_CHECK(v <= INT_MAX, "matmul: ", what, " = ", v, " exceeds the BLAS integer range");
@@ -68,15 +49,15 @@ void gemm(bool ta, bool tb, int m, int n, int k, const double* a, int lda, const
 // are not BLAS-readable.
 struct Operand {
   Tensor view;
-  BlasLayout layout;
+  GemmLayout layout;
 };
 
 Operand blas_operand(Tensor logical, const Shape& batch) {
   const int64_t rows = logical.size(-2), cols = logical.size(-1);
-  auto layout = blas_layout(rows, cols, logical.stride(-2), logical.stride(-1));
+  auto layout = gemm_layout(rows, cols, logical.stride(-2), logical.stride(-1));
   if (!layout) {
     logical = logical.contiguous();
-    layout = blas_layout(rows, cols, logical.stride(-2), logical.stride(-1));
+    layout = gemm_layout(rows, cols, logical.stride(-2), logical.stride(-1));
   }
   Shape shape = batch;
   shape.push_back(rows);

@@ -343,25 +343,10 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index_in, cons
 }
 
 Tensor concat(const std::vector<Tensor>& parts, int64_t dim) {
-  T5_CHECK(!parts.empty(), "concat: no tensors given");
+  int d = 0;
+  const Shape out_shape = op_checks::concat_shape(parts, dim, d);
   const Tensor& first = parts[0];
   gpu_of("concat", first);
-  T5_CHECK(first.dim() >= 1, "concat: tensors must have at least 1 dim");
-  const int d = normalize_dim(dim, first.dim(), "concat");
-  Shape out_shape = first.shape();
-  out_shape[d] = 0;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const Tensor& p = parts[i];
-    T5_CHECK(p.dtype() == first.dtype(), "concat: tensor ", i, " is ", dtype_name(p.dtype()),
-             " but tensor 0 is ", dtype_name(first.dtype()));
-    bool compatible = p.dim() == first.dim();
-    for (int k = 0; compatible && k < p.dim(); ++k) {
-      compatible = k == d || p.size(k) == first.size(k);
-    }
-    T5_CHECK(compatible, "concat: tensor ", i, " has shape ", shape_str(p.shape()),
-             ", tensor 0 has ", shape_str(first.shape()), "; only dim ", d, " may differ");
-    out_shape[d] += p.size(d);
-  }
   Tensor out = Tensor::empty(out_shape, first.dtype(), first.device());
   int64_t at = 0;
   for (const Tensor& p : parts) {

@@ -7,31 +7,15 @@
 #include "tensor/cuda/cublaslt_gemm.h"
 #include "tensor/cuda/cuda_ops.h"
 #include "tensor/cuda/stream.h"
+#include "tensor/gemm_layout.h"
 
 namespace t5zero::cuda {
 
 namespace {
 
-// Readable in place: row-major with ld >= cols, or column-major with ld >= rows (as BLAS).
-struct Layout {
-  bool transposed;
-  int64_t ld;
-};
-
-std::optional<Layout> gemm_layout(int64_t rows, int64_t cols, int64_t row_stride,
-                                  int64_t col_stride) {
-  if ((cols == 1 || col_stride == 1) && (rows == 1 || row_stride >= std::max<int64_t>(cols, 1))) {
-    return Layout{false, rows == 1 ? std::max<int64_t>(cols, 1) : row_stride};
-  }
-  if ((rows == 1 || row_stride == 1) && (cols == 1 || col_stride >= std::max<int64_t>(rows, 1))) {
-    return Layout{true, cols == 1 ? std::max<int64_t>(rows, 1) : col_stride};
-  }
-  return std::nullopt;
-}
-
 struct Operand {
   Tensor view;  // [batch..., rows, cols]
-  Layout layout;
+  GemmLayout layout;
 };
 
 // The logical operand expanded to the batch dims; made contiguous first (before expanding, so
@@ -157,8 +141,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   int64_t launches = 1;
   for (size_t d = 0; d + inner.dims < batch.size(); ++d) launches *= batch[d];
   if (launches > kMaxLoopedLaunches) {
-    oa = Operand{oa.view.contiguous(), Layout{false, oa.view.size(-1)}};
-    ob = Operand{ob.view.contiguous(), Layout{false, ob.view.size(-1)}};
+    oa = Operand{oa.view.contiguous(), GemmLayout{false, oa.view.size(-1)}};
+    ob = Operand{ob.view.contiguous(), GemmLayout{false, ob.view.size(-1)}};
     inner = UniformBatch{static_cast<int>(batch.size()), m * k, k * n};
     launches = 1;
   }

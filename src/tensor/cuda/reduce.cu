@@ -9,6 +9,7 @@
 
 #include "tensor/cuda/cuda_ops.h"
 #include "tensor/cuda/kernel_common.cuh"
+#include "tensor/reduction_plan.h"
 
 namespace t5zero::cuda {
 
@@ -69,55 +70,6 @@ struct Walk {
     return off[0];
   }
 };
-
-struct Plan {
-  Shape kept_shape, kept_strides;
-  Shape reduced_shape, reduced_strides;
-  Shape out_shape;
-  int64_t outputs = 1;
-  int64_t count = 1;
-};
-
-Plan plan_reduction(const char* op, const Tensor& a, const std::vector<int64_t>& dims,
-                    bool keepdim) {
-  std::vector<bool> reduced(a.dim(), dims.empty());
-  for (int64_t d : dims) {
-    const int n = normalize_dim(d, a.dim(), op);
-    T5_CHECK(!reduced[n], op, ": dimension ", d, " listed twice");
-    reduced[n] = true;
-  }
-  Plan plan;
-  for (int d = 0; d < a.dim(); ++d) {
-    if (reduced[d]) {
-      plan.reduced_shape.push_back(a.size(d));
-      plan.reduced_strides.push_back(a.stride(d));
-      if (keepdim) plan.out_shape.push_back(1);
-    } else {
-      plan.kept_shape.push_back(a.size(d));
-      plan.kept_strides.push_back(a.stride(d));
-      plan.out_shape.push_back(a.size(d));
-    }
-  }
-  plan.outputs = shape_numel(plan.kept_shape);
-  plan.count = shape_numel(plan.reduced_shape);
-  return plan;
-}
-
-// True when the smallest stride belongs to a kept dim: neighbouring outputs read neighbouring
-// memory, so one thread per output (reading across the reduced dims) is coalesced.
-bool reduces_outer_dims(const Plan& plan) {
-  int64_t kept_min = ::cuda::std::numeric_limits<int64_t>::max();
-  int64_t reduced_min = ::cuda::std::numeric_limits<int64_t>::max();
-  for (size_t d = 0; d < plan.kept_shape.size(); ++d) {
-    if (plan.kept_shape[d] > 1) kept_min = std::min(kept_min, std::abs(plan.kept_strides[d]));
-  }
-  for (size_t d = 0; d < plan.reduced_shape.size(); ++d) {
-    if (plan.reduced_shape[d] > 1) {
-      reduced_min = std::min(reduced_min, std::abs(plan.reduced_strides[d]));
-    }
-  }
-  return kept_min < reduced_min;
-}
 
 constexpr int kReduceThreads = 256;
 
@@ -180,7 +132,7 @@ __global__ void reduce_finish_kernel(const A* partial, int64_t outputs, int64_t 
 
 // Chunks per output: enough parallel work to fill the GPU, chunks long enough to be worth a
 // block (inner) or a thread's loop (outer). A function of the shapes alone.
-int64_t chunk_count(const Plan& plan, bool outer) {
+int64_t chunk_count(const ReductionPlan& plan, bool outer) {
   const int64_t target = outer ? 131072 : 1024;  // threads (outer) or blocks (inner) wanted
   const int64_t min_chunk = outer ? 64 : 4096;
   const int64_t by_work = (plan.count + min_chunk - 1) / min_chunk;
@@ -189,7 +141,7 @@ int64_t chunk_count(const Plan& plan, bool outer) {
 }
 
 template <typename Op, typename T, typename Out>
-Tensor reduce_typed(const char* name, const Tensor& a, const Plan& plan, DType out_dtype,
+Tensor reduce_typed(const char* name, const Tensor& a, const ReductionPlan& plan, DType out_dtype,
                     Finish finish) {
   using A = accumulate_t<T>;
   Tensor out = Tensor::empty(plan.out_shape, out_dtype, a.device());
@@ -233,7 +185,7 @@ void check_floating(const char* op, const Tensor& a) {
 
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   gpu_of("sum", a);
-  const Plan plan = plan_reduction("sum", a, dims, keepdim);
+  const ReductionPlan plan = plan_reduction("sum", a, dims, keepdim);
   if (is_floating(a.dtype())) {
     return T5_DISPATCH_FLOATING(a.dtype(), "sum", [&] {
       return reduce_typed<SumOp, scalar_t, scalar_t>("sum", a, plan, a.dtype(), Finish::value);
@@ -247,7 +199,7 @@ Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
 Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   gpu_of("mean", a);
   check_floating("mean", a);
-  const Plan plan = plan_reduction("mean", a, dims, keepdim);
+  const ReductionPlan plan = plan_reduction("mean", a, dims, keepdim);
   return T5_DISPATCH_FLOATING(a.dtype(), "mean", [&] {
     return reduce_typed<SumOp, scalar_t, scalar_t>("mean", a, plan, a.dtype(), Finish::mean);
   });
@@ -255,7 +207,7 @@ Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
 
 Tensor amax(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   gpu_of("amax", a);
-  const Plan plan = plan_reduction("amax", a, dims, keepdim);
+  const ReductionPlan plan = plan_reduction("amax", a, dims, keepdim);
   T5_CHECK(plan.count > 0, "amax: reducing ", shape_str(a.shape()),
            " folds zero elements; the maximum of nothing is undefined");
   return T5_DISPATCH_ALL(a.dtype(), "amax", [&] {
@@ -266,7 +218,7 @@ Tensor amax(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
 Tensor sum_squares(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   gpu_of("sum_squares", a);
   check_floating("sum_squares", a);
-  const Plan plan = plan_reduction("sum_squares", a, dims, keepdim);
+  const ReductionPlan plan = plan_reduction("sum_squares", a, dims, keepdim);
   return T5_DISPATCH_FLOATING(a.dtype(), "sum_squares", [&] {
     return reduce_typed<SumSquaresOp, scalar_t, scalar_t>("sum_squares", a, plan, a.dtype(),
                                                           Finish::value);
