@@ -21,14 +21,17 @@ Variable ParameterScope::enter(const Variable& input) const {
   std::vector<Variable> inputs{input};
   for (ParamId id : boundary_->ids) inputs.push_back(store_.variable(id));
   const size_t num_inputs = inputs.size();
-  Variable marked = autograd::make_result(input.data(), std::move(inputs), "scope_enter",
-                                          [boundary = boundary_, num_inputs](const Tensor& grad) {
-                                            if (--boundary->inputs_pending == 0)
-                                              boundary->store->release(boundary->ids);
-                                            std::vector<Tensor> grads(num_inputs);
-                                            grads[0] = grad;
-                                            return grads;
-                                          });
+  Variable marked =
+      autograd::make_result(input.data(), std::move(inputs), "scope_enter",
+                            [boundary = boundary_, num_inputs](const Tensor& grad) {
+                              if (--boundary->inputs_pending == 0) {
+                                boundary->store->module_gradients_ready(boundary->ids);
+                                boundary->store->release(boundary->ids);
+                              }
+                              std::vector<Tensor> grads(num_inputs);
+                              grads[0] = grad;
+                              return grads;
+                            });
   if (marked.grad_fn()) ++boundary_->inputs_pending;
   return marked;
 }

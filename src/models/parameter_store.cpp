@@ -6,7 +6,8 @@ ParamId ParameterStore::add(const std::string& name, const Shape& shape, InitRec
   T5_CHECK(!contains(name), "parameter store: '", name, "' registered twice");
   ParamId id{static_cast<int32_t>(entries_.size())};
   entries_.push_back({ParameterSpec{name, shape, dtype_, init},
-                      autograd::Variable(Tensor::zeros(shape, dtype_), /*requires_grad=*/true)});
+                      autograd::Variable(Tensor::zeros(shape, dtype_, device_),
+                                         /*requires_grad=*/true)});
   index_.emplace(name, id);
   return id;
 }
@@ -53,6 +54,31 @@ void ParameterStore::assign(ParamId id, const Tensor& value) {
            shape_str(e.spec.shape), ", got ", shape_str(value.shape()));
   Tensor data = e.variable.data();  // shares the parameter's storage
   data.copy_(value);
+}
+
+Tensor ParameterStore::local_part(ParamId id) const {
+  const Tensor& data = entry(id).variable.data();
+  T5_CHECK(data.is_contiguous(), "parameter '", entry(id).spec.name,
+           "': expected a contiguous tensor");
+  return data.view({data.numel()});
+}
+
+int64_t ParameterStore::local_offset(ParamId) const {
+  return 0;
+}
+
+void ParameterStore::local_parts_updated() {}
+
+void ParameterStore::module_gradients_ready(const std::vector<ParamId>&) {}
+
+void ParameterStore::flush_gradients() {
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    autograd::Variable& v = entries_[i].variable;
+    if (!v.grad().defined()) continue;
+    const Tensor grad = v.grad().contiguous();
+    deliver(ParamId{static_cast<int32_t>(i)}, grad.view({grad.numel()}));
+    v.zero_grad();
+  }
 }
 
 void ParameterStore::zero_grad() {

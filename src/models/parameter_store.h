@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -44,9 +45,15 @@ struct ParameterSpec {
   InitRecipe init;
 };
 
+// Receives this rank's part of a parameter's gradient: a flat tensor of local_numel(id)
+// elements (f32 or the store's dtype) to add into the optimizer's accumulator. A parameter can
+// receive several contributions in one backward pass (a weight used by several modules).
+using GradientSink = std::function<void(ParamId id, const Tensor& local_gradient)>;
+
 class ParameterStore {
  public:
-  explicit ParameterStore(DType dtype = DType::f32) : dtype_(dtype) {}
+  explicit ParameterStore(DType dtype = DType::f32, Device device = Device::cpu())
+      : dtype_(dtype), device_(device) {}
   virtual ~ParameterStore() = default;
   ParameterStore(const ParameterStore&) = delete;
   ParameterStore& operator=(const ParameterStore&) = delete;
@@ -55,6 +62,8 @@ class ParameterStore {
   ParamId add(const std::string& name, const Shape& shape, InitRecipe init);
 
   DType dtype() const { return dtype_; }
+  // Where the parameters (and the computation that reads them) live.
+  Device device() const { return device_; }
   int64_t size() const { return static_cast<int64_t>(entries_.size()); }
   bool contains(const std::string& name) const { return index_.count(name) != 0; }
   // The id of a registered name; an error names it when unknown.
@@ -69,10 +78,39 @@ class ParameterStore {
   // Makes the full data of these parameters present / gives it back (no-ops in one process).
   virtual void gather(const std::vector<ParamId>& ids);
   virtual void release(const std::vector<ParamId>& ids);
-  // Overwrites a parameter's value (loading, initialisation); the shape must match.
+  // Overwrites a parameter's value (loading, initialisation) from its full value, on any
+  // device; the shape must match. A ZeRO store keeps only its part.
   virtual void assign(ParamId id, const Tensor& value);
 
+  // ---- what the optimizer sees: this rank's part of each parameter ----------------------------
+  // A flat contiguous view (sharing storage) of the elements this rank updates: the whole
+  // parameter in one process, the shard [local_offset, local_offset + local_numel) under ZeRO.
+  virtual Tensor local_part(ParamId id) const;
+  virtual int64_t local_offset(ParamId id) const;
+  int64_t local_numel(ParamId id) const { return local_part(id).numel(); }
+  // After the optimizer wrote new local parts: makes the full copies current where a store keeps
+  // them (ZeRO's persistent parameters). Nothing in one process.
+  virtual void local_parts_updated();
+
+  // ---- gradients ------------------------------------------------------------------------------
+  // Where gradients go (MasterParameters installs itself). Without a sink gradients stay in the
+  // Variables' grad.
+  void set_gradient_sink(GradientSink sink) { sink_ = std::move(sink); }
+  // Called by a module scope's backward once the module's backward nodes have run, before its
+  // parameters are released: a ZeRO store reduce-scatters their gradients into the sink here,
+  // so full gradients never pile up. Nothing in one process (flush_gradients hands them over).
+  virtual void module_gradients_ready(const std::vector<ParamId>& ids);
+  // After a backward pass: hands every gradient still held by a Variable to the sink (reduced
+  // across ranks under ZeRO) and clears it.
+  virtual void flush_gradients();
+
   void zero_grad();
+
+ protected:
+  // The sink, or a no-op when none is set.
+  void deliver(ParamId id, const Tensor& local_gradient) const {
+    if (sink_) sink_(id, local_gradient);
+  }
 
  private:
   struct Entry {
@@ -82,6 +120,8 @@ class ParameterStore {
   const Entry& entry(ParamId id) const;
 
   DType dtype_;
+  Device device_;
+  GradientSink sink_;
   std::vector<Entry> entries_;
   std::unordered_map<std::string, ParamId> index_;
 };

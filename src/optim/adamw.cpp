@@ -1,5 +1,9 @@
 #include "optim/adamw.h"
 
+#ifdef T5ZERO_CUDA
+#include "tensor/cuda/fused.h"
+#endif
+
 #include <cmath>
 
 #include "tensor/error.h"
@@ -93,6 +97,19 @@ void adamw_update(const AdamWSpan& span, const AdamWStepScalars& s) {
   T5_CHECK(span.params && span.grads && span.exp_avg && span.exp_avg_sq, "AdamW: span of ",
            span.numel,
            " elements: expected params, grads, exp_avg and exp_avg_sq, got a null pointer");
+#ifdef T5ZERO_CUDA
+  if (span.cuda_device >= 0) {
+    cuda::adamw_update(
+        cuda::AdamWDeviceSpan{span.params, span.grads, span.exp_avg, span.exp_avg_sq, span.numel,
+                              span.params_bf16},
+        cuda::AdamWDeviceScalars{s.decay_factor, s.one_minus_beta1, s.beta2, s.one_minus_beta2,
+                                 s.bias_correction2_sqrt, s.eps, s.neg_step_size},
+        span.cuda_device);
+    return;
+  }
+#else
+  T5_CHECK(span.cuda_device < 0, "AdamW: a GPU span in a build without CUDA");
+#endif
   const bool small_lerp_weight = std::fabs(s.one_minus_beta1) < 0.5f;
   if (span.params_bf16) {
     if (small_lerp_weight) {

@@ -30,6 +30,7 @@ struct AdamWSpan {
   float* exp_avg_sq = nullptr;
   int64_t numel = 0;
   bf16* params_bf16 = nullptr;
+  int cuda_device = -1;  // >= 0: the pointers are memory of that GPU and the GPU updates them
 };
 
 // The per-step scalars, computed once in double as torch's Python code does, then used as

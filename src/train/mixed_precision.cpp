@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <string>
 
+#include "optim/grad_clip.h"
 #include "tensor/error.h"
+#include "tensor/ops.h"
 
 namespace t5zero {
 
@@ -15,12 +17,10 @@ DType dtype_of_precision(Precision precision) {
   return precision == Precision::bf16 ? DType::bf16 : DType::f32;
 }
 
-// The parameter's data as one contiguous range (the store allocates them so).
-const Tensor& parameter_data(const models::ParameterStore& store, ParamId id) {
-  const Tensor& data = store.variable(id).data();
-  T5_CHECK(data.is_contiguous(), "parameter '", store.spec(id).name,
-           "': expected a contiguous tensor");
-  return data;
+std::span<float> host_span(const Tensor& t, const char* what) {
+  T5_CHECK(t.device().is_cpu(), "mixed precision: the ", what, " live on ", t.device().str(),
+           ": use the tensor accessors");
+  return {t.data<float>(), static_cast<size_t>(t.numel())};
 }
 
 }  // namespace
@@ -31,18 +31,25 @@ MasterParameters::MasterParameters(models::ParameterStore& store, Precision prec
            precision == Precision::bf16 ? "bf16" : "fp32", " run needs a ",
            dtype_name(dtype_of_precision(precision)), " parameter store, got ",
            dtype_name(store.dtype()));
+  const Device device = store.device();
   for (ParamId id : store.ids()) {
     Slot s;
     s.id = id;
-    s.numel = shape_numel(store.spec(id).shape);
-    const auto n = static_cast<size_t>(s.numel);
-    if (precision == Precision::bf16) s.master.resize(n);
-    s.gradient.assign(n, 0.0f);
-    s.exp_avg.assign(n, 0.0f);
-    s.exp_avg_sq.assign(n, 0.0f);
+    s.numel = store.local_numel(id);
+    const Shape flat{s.numel};
+    if (precision == Precision::bf16) s.master = Tensor::zeros(flat, DType::f32, device);
+    s.gradient = Tensor::zeros(flat, DType::f32, device);
+    s.exp_avg = Tensor::zeros(flat, DType::f32, device);
+    s.exp_avg_sq = Tensor::zeros(flat, DType::f32, device);
     slots_.push_back(std::move(s));
   }
   copy_model_to_masters();
+  store.set_gradient_sink(
+      [this](ParamId id, const Tensor& local_gradient) { add_gradient(id, local_gradient); });
+}
+
+MasterParameters::~MasterParameters() {
+  store_->set_gradient_sink(nullptr);
 }
 
 MasterParameters::Slot& MasterParameters::slot(ParamId id) {
@@ -51,66 +58,99 @@ MasterParameters::Slot& MasterParameters::slot(ParamId id) {
   return slots_[static_cast<size_t>(id.index)];
 }
 
-std::span<float> MasterParameters::master(ParamId id) {
+Tensor MasterParameters::master_tensor(ParamId id) {
   Slot& s = slot(id);
-  if (precision_ == Precision::bf16) return s.master;
-  return {parameter_data(*store_, id).data<float>(), static_cast<size_t>(s.numel)};
+  return precision_ == Precision::bf16 ? s.master : store_->local_part(id);
 }
 
-std::span<float> MasterParameters::gradient(ParamId id) {
+Tensor MasterParameters::gradient_tensor(ParamId id) {
   return slot(id).gradient;
 }
 
-std::span<float> MasterParameters::exp_avg(ParamId id) {
+Tensor MasterParameters::exp_avg_tensor(ParamId id) {
   return slot(id).exp_avg;
 }
 
-std::span<float> MasterParameters::exp_avg_sq(ParamId id) {
+Tensor MasterParameters::exp_avg_sq_tensor(ParamId id) {
   return slot(id).exp_avg_sq;
 }
 
-void MasterParameters::accumulate_gradients() {
-  for (Slot& s : slots_) {
-    const autograd::Variable& v = store_->variable(s.id);
-    if (!v.grad().defined()) continue;
-    const Tensor g = v.grad().to(DType::f32).contiguous();
-    T5_CHECK(g.numel() == s.numel, "parameter '", store_->spec(s.id).name, "': gradient of ",
-             g.numel(), " elements for a parameter of ", s.numel);
-    const float* src = g.data<float>();
-    float* dst = s.gradient.data();
-#pragma omp parallel for schedule(static) if (s.numel > (1 << 16))
-    for (int64_t i = 0; i < s.numel; ++i) dst[i] += src[i];
+std::span<float> MasterParameters::master(ParamId id) {
+  return host_span(master_tensor(id), "master weights");
+}
+
+std::span<float> MasterParameters::gradient(ParamId id) {
+  return host_span(slot(id).gradient, "gradients");
+}
+
+std::span<float> MasterParameters::exp_avg(ParamId id) {
+  return host_span(slot(id).exp_avg, "moments");
+}
+
+std::span<float> MasterParameters::exp_avg_sq(ParamId id) {
+  return host_span(slot(id).exp_avg_sq, "moments");
+}
+
+void MasterParameters::add_gradient(ParamId id, const Tensor& local_gradient) {
+  Slot& s = slot(id);
+  T5_CHECK(local_gradient.numel() == s.numel, "parameter '", store_->spec(id).name,
+           "': gradient of ", local_gradient.numel(), " elements for a local part of ", s.numel);
+  if (!s.gradient.device().is_cpu()) {
+    s.gradient.copy_(ops::add(
+        s.gradient, local_gradient.to(s.gradient.device()).to(DType::f32).view({s.numel})));
+    return;
   }
-  store_->zero_grad();
+  const Tensor g = local_gradient.to(Device::cpu()).to(DType::f32).contiguous();
+  const float* src = g.data<float>();
+  float* dst = s.gradient.data<float>();
+#pragma omp parallel for schedule(static) if (s.numel > (1 << 16))
+  for (int64_t i = 0; i < s.numel; ++i) dst[i] += src[i];
+}
+
+void MasterParameters::accumulate_gradients() {
+  store_->flush_gradients();
 }
 
 void MasterParameters::zero_gradients() {
-  for (Slot& s : slots_) std::fill(s.gradient.begin(), s.gradient.end(), 0.0f);
+  for (Slot& s : slots_) s.gradient.fill_(0.0);
 }
 
-std::vector<std::span<float>> MasterParameters::gradients() {
-  std::vector<std::span<float>> out;
-  for (Slot& s : slots_) out.emplace_back(s.gradient);
-  return out;
+double MasterParameters::gradient_sum_of_squares() {
+  double total = 0;
+  for (Slot& s : slots_) {
+    if (s.gradient.device().is_cpu()) {
+      total += grad_sum_of_squares(std::span<const float>(host_span(s.gradient, "gradients")));
+    } else {
+      total += ops::sum_squares(s.gradient.to(DType::f64)).item();
+    }
+  }
+  return total;
 }
 
-std::vector<std::span<const float>> MasterParameters::const_gradients() {
-  std::vector<std::span<const float>> out;
-  for (Slot& s : slots_) out.emplace_back(s.gradient);
-  return out;
+void MasterParameters::scale_gradients(float coefficient) {
+  for (Slot& s : slots_) {
+    if (s.gradient.device().is_cpu()) {
+      const std::span<float> g = host_span(s.gradient, "gradients");
+      scale_grads(std::span<const std::span<float>>(&g, 1), coefficient);
+    } else {
+      s.gradient.copy_(ops::mul_scalar(s.gradient, coefficient));
+    }
+  }
 }
 
 std::vector<AdamWSpan> MasterParameters::adamw_spans(const std::vector<ParamId>& ids) {
   std::vector<AdamWSpan> spans;
+  const Device device = store_->device();
   for (ParamId id : ids) {
     Slot& s = slot(id);
     AdamWSpan span;
-    span.params = master(id).data();
-    span.grads = s.gradient.data();
-    span.exp_avg = s.exp_avg.data();
-    span.exp_avg_sq = s.exp_avg_sq.data();
+    span.params = master_tensor(id).data<float>();
+    span.grads = s.gradient.data<float>();
+    span.exp_avg = s.exp_avg.data<float>();
+    span.exp_avg_sq = s.exp_avg_sq.data<float>();
     span.numel = s.numel;
-    if (precision_ == Precision::bf16) span.params_bf16 = parameter_data(*store_, id).data<bf16>();
+    if (precision_ == Precision::bf16) span.params_bf16 = store_->local_part(id).data<bf16>();
+    if (device.is_cuda()) span.cuda_device = device.index;
     spans.push_back(span);
   }
   return spans;
@@ -118,37 +158,30 @@ std::vector<AdamWSpan> MasterParameters::adamw_spans(const std::vector<ParamId>&
 
 void MasterParameters::copy_masters_to_model() {
   if (precision_ != Precision::bf16) return;  // the masters are the parameters
-  for (Slot& s : slots_) {
-    bf16* dst = parameter_data(*store_, s.id).data<bf16>();
-    for (int64_t i = 0; i < s.numel; ++i) dst[i] = to_bf16(s.master[static_cast<size_t>(i)]);
-  }
+  for (Slot& s : slots_) store_->local_part(s.id).copy_(s.master);
+  store_->local_parts_updated();
 }
 
 void MasterParameters::copy_model_to_masters() {
   if (precision_ != Precision::bf16) return;
-  for (Slot& s : slots_) {
-    const bf16* src = parameter_data(*store_, s.id).data<bf16>();
-    for (int64_t i = 0; i < s.numel; ++i) s.master[static_cast<size_t>(i)] = to_float(src[i]);
-  }
+  for (Slot& s : slots_) s.master.copy_(store_->local_part(s.id));
 }
 
 int64_t MasterParameters::master_bytes() const {
   int64_t total = 0;
-  for (const Slot& s : slots_) total += static_cast<int64_t>(s.master.size() * sizeof(float));
+  for (const Slot& s : slots_) total += s.master.defined() ? s.master.numel() * 4 : 0;
   return total;
 }
 
 int64_t MasterParameters::gradient_bytes() const {
   int64_t total = 0;
-  for (const Slot& s : slots_) total += static_cast<int64_t>(s.gradient.size() * sizeof(float));
+  for (const Slot& s : slots_) total += s.gradient.numel() * 4;
   return total;
 }
 
 int64_t MasterParameters::optimizer_bytes() const {
   int64_t total = 0;
-  for (const Slot& s : slots_) {
-    total += static_cast<int64_t>((s.exp_avg.size() + s.exp_avg_sq.size()) * sizeof(float));
-  }
+  for (const Slot& s : slots_) total += (s.exp_avg.numel() + s.exp_avg_sq.numel()) * 4;
   return total;
 }
 

@@ -23,30 +23,42 @@ namespace t5zero {
 
 class MasterParameters {
  public:
-  // The store's dtype must match the precision (f32 for fp32, bf16 for bf16).
+  // The store's dtype must match the precision (f32 for fp32, bf16 for bf16). Installs itself
+  // as the store's gradient sink; the ranges live on the store's device.
   MasterParameters(models::ParameterStore& store, Precision precision);
+  ~MasterParameters();
+  MasterParameters(const MasterParameters&) = delete;
+  MasterParameters& operator=(const MasterParameters&) = delete;
 
   Precision precision() const { return precision_; }
   models::ParameterStore& store() const { return *store_; }
   size_t size() const { return slots_.size(); }
 
-  // Flat fp32 ranges of parameter `id`.
+  // Flat fp32 ranges of parameter `id` (this rank's part of it), on the store's device.
+  Tensor master_tensor(models::ParamId id);
+  Tensor gradient_tensor(models::ParamId id);
+  Tensor exp_avg_tensor(models::ParamId id);
+  Tensor exp_avg_sq_tensor(models::ParamId id);
+  // The same ranges as host spans (CPU stores only).
   std::span<float> master(models::ParamId id);
   std::span<float> gradient(models::ParamId id);
   std::span<float> exp_avg(models::ParamId id);
   std::span<float> exp_avg_sq(models::ParamId id);
 
-  // After a micro-batch's backward: adds every parameter's gradient into its fp32 accumulator
-  // and clears the parameter's own gradient. A parameter no gradient reached adds nothing.
+  // After a micro-batch's backward: has the store hand over the gradients still pending (every
+  // one in one process; under ZeRO most arrived already, reduce-scattered during backward),
+  // which are added into the fp32 accumulators. A parameter no gradient reached adds nothing.
   void accumulate_gradients();
   // Zeroes the accumulators (after an optimizer step).
   void zero_gradients();
-  // Every accumulator, in store order (for the global gradient norm and clipping).
-  std::vector<std::span<float>> gradients();
-  std::vector<std::span<const float>> const_gradients();
+  // Sum of squares of this rank's accumulators, in store order (for the global gradient norm).
+  double gradient_sum_of_squares();
+  // Multiplies every accumulator by `coefficient` (clipping).
+  void scale_gradients(float coefficient);
 
   // AdamW spans of these parameters: master, accumulated gradient, moments, and in bf16 the
-  // store's weight as the copy-out target.
+  // store's weight as the copy-out target. After the optimizer ran, call
+  // store().local_parts_updated().
   std::vector<AdamWSpan> adamw_spans(const std::vector<models::ParamId>& ids);
 
   // After the masters were overwritten (a checkpoint loaded): the model's weights from them.
@@ -62,13 +74,14 @@ class MasterParameters {
  private:
   struct Slot {
     models::ParamId id;
-    int64_t numel = 0;
-    std::vector<float> master;  // bf16 only
-    std::vector<float> gradient;
-    std::vector<float> exp_avg;
-    std::vector<float> exp_avg_sq;
+    int64_t numel = 0;  // this rank's part
+    Tensor master;      // bf16 only
+    Tensor gradient;
+    Tensor exp_avg;
+    Tensor exp_avg_sq;
   };
   Slot& slot(models::ParamId id);
+  void add_gradient(models::ParamId id, const Tensor& local_gradient);
 
   models::ParameterStore* store_;
   Precision precision_;

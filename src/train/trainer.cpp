@@ -186,7 +186,7 @@ StepRecord Trainer::train_step(const std::vector<int64_t>& order) {
   // The global norm from this process's partial sum of squares (a ZeRO rank all-reduces its
   // shard's partial sum before the decision).
   const GradClip clip =
-      clip_decision(grad_sum_of_squares(masters_.const_gradients()), setup_.plan.max_grad_norm);
+      clip_decision(masters_.gradient_sum_of_squares(), setup_.plan.max_grad_norm);
   record.grad_norm = clip.total_norm;
   if (!std::isfinite(record.loss) || !clip.finite) {
     const std::string last = latest_checkpoint(setup_.output_dir);
@@ -197,13 +197,14 @@ StepRecord Trainer::train_step(const std::vector<int64_t>& order) {
                      : "the last good checkpoint is " + last,
         " (a lower --lr or more warmup may help)"));
   }
-  if (clip.clipped) scale_grads(masters_.gradients(), static_cast<float>(clip.coefficient));
+  if (clip.clipped) masters_.scale_gradients(static_cast<float>(clip.coefficient));
 
   record.lr = scheduler_.lr();
   optimizer_.set_lr(record.lr);
   for (size_t g = 0; g < optimizer_.num_groups(); ++g) {
     optimizer_.step(g, masters_.adamw_spans(group_params_[g]));
   }
+  model_.store().local_parts_updated();
   scheduler_.advance();
   masters_.zero_gradients();
 
