@@ -70,6 +70,7 @@ GradModeGuard::~GradModeGuard() {
 Variable::Variable(Tensor data, bool requires_grad) : state_(std::make_shared<VariableState>()) {
   T5_CHECK(!requires_grad || is_floating(data.dtype()),
            "only floating tensors can require grad, got ", dtype_name(data.dtype()));
+  state_->shape = data.shape();
   state_->data = std::move(data);
   state_->requires_grad = requires_grad;
 }

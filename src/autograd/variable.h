@@ -19,6 +19,9 @@ struct Node;
 
 struct VariableState {
   Tensor data;
+  // Fixed for the Variable's life, even while `data` is swapped out: a ZeRO-3 parameter keeps
+  // its shape when its storage is released, so gradients reaching it are still checked.
+  Shape shape;
   Tensor grad;  // accumulated here for leaves that require grad
   std::shared_ptr<Node> grad_fn;
   bool requires_grad = false;
@@ -37,7 +40,7 @@ class Variable {
   bool requires_grad() const { return state_ && state_->requires_grad; }
   bool is_leaf() const { return state_->grad_fn == nullptr; }
   const std::shared_ptr<Node>& grad_fn() const { return state_->grad_fn; }
-  const Shape& shape() const { return state_->data.shape(); }
+  const Shape& shape() const { return state_->shape; }
   DType dtype() const { return state_->data.dtype(); }
   // A new leaf sharing this data, cut off from the graph.
   Variable detach() const { return Variable(state_->data, false); }

@@ -42,23 +42,27 @@ Tensor KeyValueCache::values() const {
 
 void KeyValueCache::select_rows(const Tensor& rows) {
   if (!keys_.defined()) return;
-  // The whole buffer, filled or not: index_select of a contiguous tensor is one pass.
-  keys_ = ops::index_select(keys_, 0, rows);
-  values_ = ops::index_select(values_, 0, rows);
+  // The whole buffer, filled or not: index_select of a contiguous tensor is one pass. Row
+  // indices built on the host move to the buffers' device (a no-op when already there).
+  const Tensor index = rows.to(keys_.device());
+  keys_ = ops::index_select(keys_, 0, index);
+  values_ = ops::index_select(values_, 0, index);
 }
 
 void DecoderCache::select_rows(const Tensor& rows) {
+  const Tensor index = rows.to(cross_attention_bias.device());  // moved once for every block
   for (DecoderBlockCache& block : blocks) {
-    block.self_attention.select_rows(rows);
-    block.cross_attention.select_rows(rows);
+    block.self_attention.select_rows(index);
+    block.cross_attention.select_rows(index);
   }
-  cross_attention_bias = ops::index_select(cross_attention_bias, 0, rows);
+  cross_attention_bias = ops::index_select(cross_attention_bias, 0, index);
 }
 
 void DecoderCache::reorder_beams(const Tensor& rows) {
   T5_CHECK(rows.numel() == this->rows(), "DecoderCache: a beam reorder keeps the row count (",
            this->rows(), "), got ", rows.numel(), " rows");
-  for (DecoderBlockCache& block : blocks) block.self_attention.select_rows(rows);
+  const Tensor index = rows.to(cross_attention_bias.device());  // moved once for every block
+  for (DecoderBlockCache& block : blocks) block.self_attention.select_rows(index);
 }
 
 }  // namespace t5zero::models

@@ -31,7 +31,8 @@ class KeyValueCache {
   // Views of positions 0 .. length() − 1 (no copy).
   Tensor keys() const;
   Tensor values() const;
-  // Row i becomes old row rows[i] (i64 indices); the row count becomes rows.numel().
+  // Row i becomes old row rows[i] (i64 indices, on any device); the row count becomes
+  // rows.numel().
   void select_rows(const Tensor& rows);
 
  private:

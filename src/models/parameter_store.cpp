@@ -5,9 +5,10 @@ namespace t5zero::models {
 ParamId ParameterStore::add(const std::string& name, const Shape& shape, InitRecipe init) {
   T5_CHECK(!contains(name), "parameter store: '", name, "' registered twice");
   ParamId id{static_cast<int32_t>(entries_.size())};
-  entries_.push_back({ParameterSpec{name, shape, dtype_, init},
-                      autograd::Variable(Tensor::zeros(shape, dtype_, device_),
-                                         /*requires_grad=*/true)});
+  ParameterSpec spec{name, shape, dtype_, init};
+  autograd::Variable variable(initial_data(spec), /*requires_grad=*/true);
+  variable.state()->shape = shape;  // the store may start it with nothing gathered
+  entries_.push_back({std::move(spec), std::move(variable)});
   index_.emplace(name, id);
   return id;
 }
@@ -28,6 +29,14 @@ const ParameterStore::Entry& ParameterStore::entry(ParamId id) const {
   T5_CHECK(id.index >= 0 && id.index < static_cast<int32_t>(entries_.size()),
            "parameter store: id ", id.index, " out of range [0, ", entries_.size(), ")");
   return entries_[static_cast<size_t>(id.index)];
+}
+
+Tensor ParameterStore::initial_data(const ParameterSpec& spec) const {
+  return Tensor::zeros(spec.shape, dtype_, device_);
+}
+
+autograd::Variable& ParameterStore::mutable_variable(ParamId id) {
+  return const_cast<Entry&>(entry(id)).variable;
 }
 
 const ParameterSpec& ParameterStore::spec(ParamId id) const {

@@ -107,6 +107,12 @@ class ParameterStore {
   void zero_grad();
 
  protected:
+  // The data a new parameter's Variable starts with: zeros of its shape here; a ZeRO store
+  // starts with nothing gathered.
+  virtual Tensor initial_data(const ParameterSpec& spec) const;
+  // The leaf itself, for stores that swap its data in and out.
+  autograd::Variable& mutable_variable(ParamId id);
+
   // The sink, or a no-op when none is set.
   void deliver(ParamId id, const Tensor& local_gradient) const {
     if (sink_) sink_(id, local_gradient);

@@ -1,6 +1,7 @@
 #include "models/t5_attention.h"
 
 #include "autograd/functions.h"
+#include "autograd/fused_functions.h"
 #include "models/parameter_scope.h"
 #include "models/t5_init.h"
 #include "tensor/relative_position.h"
@@ -8,6 +9,24 @@
 namespace t5zero::models {
 
 using autograd::Variable;
+
+namespace {
+// The dropout DropoutSite::apply would draw for attention probabilities [B, H, Tq, Tk]: p = 0
+// unless training; the site's seed; the offset of the batch's first sample (rows of H·Tq·Tk).
+struct ProbsDropout {
+  double p = 0;
+  uint64_t seed = 0;
+  uint64_t offset = 0;
+};
+
+ProbsDropout probs_dropout(const DropoutSite& site, const DropoutContext& context,
+                           const Shape& scores_shape) {
+  if (!context.training || context.p <= 0) return {};
+  const uint64_t row_numel =
+      static_cast<uint64_t>(scores_shape[1] * scores_shape[2] * scores_shape[3]);
+  return {context.p, site.seed(context.seed, context.step), context.first_sample * row_numel};
+}
+}  // namespace
 
 T5Attention::T5Attention(ParameterStore& store, const std::string& prefix, const T5Config& config,
                          bool is_decoder, bool has_relative_attention_bias)
@@ -39,11 +58,11 @@ Variable T5Attention::relative_position_bias(const ParameterStore& store, int64_
                                              int64_t k_len, int64_t query_offset) const {
   T5_CHECK(has_relative_attention_bias(),
            "T5Attention: relative_position_bias of a layer without a relative bias table");
-  // Bucket ids on the host, in the reference's exact f32 steps (see tensor/relative_position.h).
+  // Bucket ids on the host, in the reference's exact f32 steps (see tensor/relative_position.h);
+  // the lookup moves them to the table's device.
   const Tensor buckets = relative_position_buckets(q_len, k_len, /*bidirectional=*/!is_decoder_,
                                                    num_buckets_, max_distance_, query_offset);
-  Variable values = autograd::embedding(store.variable(relative_attention_bias_), buckets);
-  return autograd::reshape(autograd::permute(values, {2, 0, 1}), {1, num_heads_, q_len, k_len});
+  return autograd::fused::relative_position_bias(store.variable(relative_attention_bias_), buckets);
 }
 
 T5Attention::KeyValue T5Attention::project_key_value(const ParameterStore& store,
@@ -59,8 +78,10 @@ Variable T5Attention::attend(const ParameterStore& store, const Variable& hidden
   Variable query = split_heads(linear(hidden, store.variable(q_)));
   // As HF T5: no 1/sqrt(d_kv) here; the scale lives in the q initialisation.
   Variable scores = autograd::matmul(query, kv.key, false, /*transpose_b=*/true);
-  scores = autograd::add(scores, position_bias);
-  Variable probs = dropout_.apply(autograd::softmax(scores), dropout);
+  // softmax(scores + position_bias), then dropout: one kernel on a GPU.
+  const ProbsDropout drop = probs_dropout(dropout_, dropout, scores.shape());
+  Variable probs =
+      autograd::fused::attention_probs(scores, position_bias, drop.p, drop.seed, drop.offset);
   Variable context = autograd::matmul(probs, kv.value);  // [B, H, q, d_kv]
   context = autograd::reshape(autograd::permute(context, {0, 2, 1, 3}),
                               {batch, q_len, num_heads_ * d_kv_});

@@ -130,6 +130,10 @@ const std::vector<std::string>& tokenizer_file_names() {
 void save_t5_folder(const T5ForConditionalGeneration& model, const std::string& folder,
                     const SaveFolderOptions& options) {
   ParameterStore& store = model.store();
+  if (!options.write_files) {
+    for (ParamId id : store.ids()) ParameterScope scope(store, {id});
+    return;
+  }
   const fs::path dir(folder);
   fs::create_directories(dir);
   write_t5_config(model.config(), (dir / "config.json").string());

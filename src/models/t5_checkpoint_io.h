@@ -30,6 +30,9 @@ struct SaveFolderOptions {
   // A folder whose tokenizer files (spiece.model, tokenizer.json, tokenizer_config.json,
   // special_tokens_map.json) are copied over; empty: none.
   std::string tokenizer_folder;
+  // False: gather every parameter as a writer would, but write nothing. The ranks of a ZeRO-3
+  // job all take part in the gathers; one of them writes.
+  bool write_files = true;
 };
 
 // Writes config.json, generation_config.json and the weights (shared.weight, lm_head.weight

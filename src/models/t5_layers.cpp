@@ -1,6 +1,7 @@
 #include "models/t5_layers.h"
 
 #include "autograd/functions.h"
+#include "autograd/fused_functions.h"
 #include "models/parameter_scope.h"
 #include "models/t5_init.h"
 
@@ -18,7 +19,7 @@ T5LayerNorm::T5LayerNorm(ParameterStore& store, const std::string& prefix, const
       eps_(config.layer_norm_epsilon) {}
 
 Variable T5LayerNorm::forward(const ParameterStore& store, const Variable& x) const {
-  return autograd::rms_norm(x, store.variable(weight_), eps_);
+  return autograd::fused::rms_norm(x, store.variable(weight_), eps_);
 }
 
 T5DenseFF::T5DenseFF(ParameterStore& store, const std::string& prefix, const T5Config& config)
@@ -47,8 +48,15 @@ std::vector<ParamId> T5DenseFF::params() const {
 Variable T5DenseFF::forward(const ParameterStore& store, const Variable& x,
                             const DropoutContext& dropout) const {
   Variable pre = linear(x, store.variable(wi_));
-  Variable h = activation_ == Activation::relu ? autograd::relu(pre) : autograd::gelu_new(pre);
-  if (gated_) h = autograd::mul(h, linear(x, store.variable(wi_1_)));
+  Variable h;
+  if (gated_ && activation_ == Activation::gelu_new) {
+    // FLAN's "gated-gelu": one kernel on a GPU.
+    Variable gate = linear(x, store.variable(wi_1_));
+    h = autograd::fused::gated_gelu(pre, gate);
+  } else {
+    h = activation_ == Activation::relu ? autograd::relu(pre) : autograd::gelu_new(pre);
+    if (gated_) h = autograd::mul(h, linear(x, store.variable(wi_1_)));
+  }
   return linear(dropout_.apply(h, dropout), store.variable(wo_));
 }
 

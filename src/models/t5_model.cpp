@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "autograd/functions.h"
+#include "autograd/fused_functions.h"
 #include "models/parameter_scope.h"
 #include "models/t5_init.h"
 #include "models/t5_layers.h"
@@ -108,8 +109,9 @@ T5Output T5ForConditionalGeneration::forward(const Tensor& input_ids, const Tens
              shape_str(labels.shape()));
     const int64_t tokens = labels.numel();
     // As HF: CrossEntropyLoss(ignore_index=-100), the mean over every kept token of the batch.
-    out.loss = autograd::cross_entropy(autograd::reshape(out.logits, {tokens, config_.vocab_size}),
-                                       labels.reshape({tokens}).to(DType::i64), -100);
+    const Tensor targets = labels.reshape({tokens}).to(DType::i64).to(store_->device());
+    out.loss = autograd::fused::cross_entropy(
+        autograd::reshape(out.logits, {tokens, config_.vocab_size}), targets, -100);
   }
   return out;
 }

@@ -38,7 +38,8 @@ class T5ForConditionalGeneration {
 
   // input_ids, attention_mask [B, S] (mask may be undefined: all ones). Give decoder_input_ids
   // [B, T], or labels [B, T] (-100 = ignored) from which they are shifted; with labels the
-  // output holds the loss.
+  // output holds the loss. These may be on any device; the computation runs on the store's, where
+  // the outputs are.
   T5Output forward(const Tensor& input_ids, const Tensor& attention_mask,
                    const Tensor& decoder_input_ids, const Tensor& labels,
                    const ForwardOptions& options = {}) const;

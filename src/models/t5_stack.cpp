@@ -84,6 +84,7 @@ T5Stack::T5Stack(ParameterStore& store, const std::string& name, const T5Config&
                  bool is_decoder, ParamId shared)
     : is_decoder_(is_decoder),
       dtype_(store.dtype()),
+      device_(store.device()),
       shared_(shared),
       embedding_dropout_(name + ".dropout.embeddings"),
       final_dropout_(name + ".dropout.final") {
@@ -100,8 +101,9 @@ Variable T5Stack::self_attention_bias(ParameterStore& store, const Tensor& atten
                                       int64_t batch, int64_t length) const {
   const T5Attention& attention = blocks_.front().self_attention().attention();
   ParameterScope scope(store, {attention.relative_attention_bias()});
-  const Tensor mask = is_decoder_ ? causal_attention_bias(attention_mask, batch, length, dtype_)
-                                  : padding_attention_bias(attention_mask, batch, length, dtype_);
+  const Tensor mask = (is_decoder_ ? causal_attention_bias(attention_mask, batch, length, dtype_)
+                                   : padding_attention_bias(attention_mask, batch, length, dtype_))
+                          .to(device_);
   // As HF T5Attention.forward: position_bias = compute_bias(q, k) + mask, shared by all blocks.
   return autograd::add(attention.relative_position_bias(store, length, length), Variable(mask));
 }
@@ -113,7 +115,8 @@ Variable T5Stack::embed(ParameterStore& store, const Tensor& input_ids,
   Variable hidden;
   {
     ParameterScope scope(store, {shared_});
-    hidden = autograd::embedding(scope[shared_], input_ids);  // as HF: no sqrt(d_model) scaling
+    // As HF: no sqrt(d_model) scaling. Ids given on the host move to the parameters' device.
+    hidden = autograd::embedding(scope[shared_], input_ids.to(device_));
   }
   return embedding_dropout_.apply(hidden, dropout);
 }
@@ -144,7 +147,8 @@ Variable T5Stack::forward(ParameterStore& store, const Tensor& input_ids,
              encoder_hidden.defined() ? shape_str(encoder_hidden.shape()) : "none");
     // As HF: cross-attention has no relative bias; its position bias is the encoder mask.
     cross_bias = Variable(
-        padding_attention_bias(encoder_attention_mask, batch, encoder_hidden.shape()[1], dtype_));
+        padding_attention_bias(encoder_attention_mask, batch, encoder_hidden.shape()[1], dtype_)
+            .to(device_));
   }
 
   for (const T5Block& block : blocks_) {
@@ -178,7 +182,7 @@ DecoderCache T5Stack::start_cache(ParameterStore& store, const Variable& encoder
   DecoderCache cache;
   // As HF: cross-attention has no relative bias; its position bias is the encoder mask.
   cache.cross_attention_bias =
-      padding_attention_bias(encoder_attention_mask, rows, source_length, dtype_);
+      padding_attention_bias(encoder_attention_mask, rows, source_length, dtype_).to(device_);
   for (const T5Block& block : blocks_) {
     cache.blocks.push_back(DecoderBlockCache{
         KeyValueCache(capacity), block.cross_attention().project_memory(store, encoder_hidden)});
@@ -216,7 +220,8 @@ Variable T5Stack::forward_cached(ParameterStore& store, const Tensor& input_ids,
       }
     }
     self_bias = autograd::add(
-        self_bias, Variable(Tensor::from_vector(causal, {1, 1, length, offset + length}, dtype_)));
+        self_bias,
+        Variable(Tensor::from_vector(causal, {1, 1, length, offset + length}, dtype_).to(device_)));
   }
   const Variable cross_bias(cache.cross_attention_bias);
 

@@ -42,8 +42,9 @@ class T5Stack {
   T5Stack(ParameterStore& store, const std::string& name, const T5Config& config, bool is_decoder,
           ParamId shared);
 
-  // Hidden states [B, L, d_model] after final_layer_norm and dropout.
+  // Hidden states [B, L, d_model] after final_layer_norm and dropout, on the store's device.
   //  input_ids [B, L] (i32/i64); attention_mask [B, L] (1 = attend) or undefined (all ones);
+  //  ids and masks may be on any device (masks are read on the host, ids moved to the store's);
   //  decoder only: encoder_hidden [B, S, d_model] and encoder_attention_mask [B, S] (or undefined).
   // gradient_checkpointing: keep only each block's input and recompute the block in backward.
   autograd::Variable forward(ParameterStore& store, const Tensor& input_ids,
@@ -73,6 +74,7 @@ class T5Stack {
 
   bool is_decoder_;
   DType dtype_;
+  Device device_;  // the store's: masks and ids built on the host move there
   ParamId shared_;
   std::vector<T5Block> blocks_;
   T5LayerNorm final_layer_norm_;

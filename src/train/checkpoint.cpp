@@ -48,23 +48,6 @@ std::optional<int64_t> checkpoint_step(const std::string& name) {
   return std::stoll(digits);
 }
 
-Tensor f32_tensor(std::span<const float> values, const Shape& shape) {
-  Tensor t = Tensor::empty(shape, DType::f32);
-  std::copy(values.begin(), values.end(), t.data<float>());
-  return t;
-}
-
-void read_into(const SafetensorsReader& file, const std::string& name, const Shape& shape,
-               std::span<float> out, const std::string& source) {
-  T5_CHECK(file.contains(name), source, ": missing tensor '", name, "'");
-  const Tensor t = file.load(name, TensorLoad::copy);
-  T5_CHECK(t.dtype() == DType::f32 && t.shape() == shape, source, ": tensor '", name,
-           "': expected F32 of shape ", shape_str(shape), ", got ", dtype_name(t.dtype()), " ",
-           shape_str(t.shape()));
-  const Tensor c = t.contiguous();
-  std::copy(c.data<float>(), c.data<float>() + c.numel(), out.begin());
-}
-
 }  // namespace
 
 std::string checkpoint_folder_name(int64_t step) {
@@ -160,45 +143,82 @@ TrainerState parse_trainer_state(const std::string& text, const std::string& sou
   return trainer_state_from_json(JsonValue::parse_text(text, source));
 }
 
+std::string optimizer_state_file(int rank, int world) {
+  if (world <= 1) return kOptimizerStateFile;
+  return "zero/optimizer-rank-" + std::to_string(rank) + "-of-" + std::to_string(world) +
+         ".safetensors";
+}
+
+namespace {
+
+// The shape a parameter's optimizer tensors are saved with: its own in one process (the local
+// part is the whole parameter), the flat local part otherwise.
+Shape saved_shape(const models::ParameterStore& store, ParamId id, int world) {
+  return world <= 1 ? store.spec(id).shape : Shape{store.local_numel(id)};
+}
+
+Tensor host_copy(const Tensor& flat, const Shape& shape) {
+  return flat.to(Device::cpu()).contiguous().view(shape);
+}
+
+}  // namespace
+
 std::string save_checkpoint(const std::string& output_dir,
                             const models::T5ForConditionalGeneration& model,
                             MasterParameters& masters, const TrainerState& state,
                             const CheckpointOptions& options) {
+  dist::Communicator* comm = options.comm;
+  const int rank = comm ? comm->rank() : 0;
+  const int world = comm ? comm->size() : 1;
+  const bool writer = rank == 0;
   const fs::path final_path = fs::path(output_dir) / checkpoint_folder_name(state.global_step);
-  const fs::path temporary = fs::path(final_path.string() + ".tmp-" + std::to_string(::getpid()));
-  fs::remove_all(temporary);
+  // Every rank writes into the folder rank 0 names.
+  std::string temporary_name = final_path.string() + ".tmp-" + std::to_string(::getpid());
+  if (comm) comm->broadcast(temporary_name, 0);
+  const fs::path temporary(temporary_name);
+  if (writer) {
+    fs::remove_all(temporary);
+    fs::create_directories(temporary / "zero");
+  }
+  if (comm) comm->barrier();
   try {
     models::SaveFolderOptions folder_options;
     folder_options.tokenizer_folder = options.tokenizer_folder;
+    folder_options.write_files = writer;
     models::save_t5_folder(model, temporary.string(), folder_options);
 
     const models::ParameterStore& store = model.store();
     std::vector<std::pair<std::string, Tensor>> tensors;
     for (ParamId id : store.ids()) {
       const models::ParameterSpec& spec = store.spec(id);
-      tensors.emplace_back("exp_avg." + spec.name, f32_tensor(masters.exp_avg(id), spec.shape));
+      const Shape shape = saved_shape(store, id, world);
+      tensors.emplace_back("exp_avg." + spec.name, host_copy(masters.exp_avg_tensor(id), shape));
       tensors.emplace_back("exp_avg_sq." + spec.name,
-                           f32_tensor(masters.exp_avg_sq(id), spec.shape));
+                           host_copy(masters.exp_avg_sq_tensor(id), shape));
       if (masters.precision() == Precision::bf16) {
-        tensors.emplace_back("master." + spec.name, f32_tensor(masters.master(id), spec.shape));
+        tensors.emplace_back("master." + spec.name, host_copy(masters.master_tensor(id), shape));
       }
     }
-    save_safetensors((temporary / kOptimizerStateFile).string(), tensors);
-    write_file_atomically((temporary / kTrainerStateFile).string(), trainer_state_json(state));
-
-    // Replace an older folder of the same name only now that the new one is complete.
-    if (fs::exists(final_path)) {
-      const fs::path old = fs::path(final_path.string() + ".old-" + std::to_string(::getpid()));
-      fs::remove_all(old);
-      fs::rename(final_path, old);
-      fs::rename(temporary, final_path);
-      fs::remove_all(old);
-    } else {
-      fs::rename(temporary, final_path);
+    save_safetensors((temporary / optimizer_state_file(rank, world)).string(), tensors);
+    if (comm) comm->barrier();
+    if (writer) {
+      if (world <= 1) fs::remove(temporary / "zero");
+      write_file_atomically((temporary / kTrainerStateFile).string(), trainer_state_json(state));
+      // Replace an older folder of the same name only now that the new one is complete.
+      if (fs::exists(final_path)) {
+        const fs::path old = fs::path(final_path.string() + ".old-" + std::to_string(::getpid()));
+        fs::remove_all(old);
+        fs::rename(final_path, old);
+        fs::rename(temporary, final_path);
+        fs::remove_all(old);
+      } else {
+        fs::rename(temporary, final_path);
+      }
     }
+    if (comm) comm->barrier();
   } catch (...) {
     std::error_code ignored;
-    fs::remove_all(temporary, ignored);
+    if (writer) fs::remove_all(temporary, ignored);
     throw;
   }
   return final_path.string();
@@ -213,22 +233,36 @@ TrainerState read_trainer_state(const std::string& folder) {
 
 TrainerState load_checkpoint(const std::string& folder,
                              const models::T5ForConditionalGeneration& model,
-                             MasterParameters& masters) {
+                             MasterParameters& masters, dist::Communicator* comm) {
   TrainerState state = read_trainer_state(folder);
   T5_CHECK(state.precision == masters.precision(), folder, ": the checkpoint was written by a ",
            precision_name(state.precision), " run; this run is ",
            precision_name(masters.precision()), " (set --bf16 and the DeepSpeed config to match)");
+  const int rank = comm ? comm->rank() : 0;
+  const int world = comm ? comm->size() : 1;
+  T5_CHECK(state.world_size == world, folder, ": the checkpoint's optimizer state is split over ",
+           state.world_size, " ranks; this run has ", world,
+           " (resume with the same number of ranks)");
   models::load_t5_weights(folder, model);
 
-  const std::string optimizer_path = (fs::path(folder) / kOptimizerStateFile).string();
+  const std::string optimizer_path = (fs::path(folder) / optimizer_state_file(rank, world)).string();
   const SafetensorsReader file = SafetensorsReader::open(optimizer_path);
   const models::ParameterStore& store = model.store();
+  const auto read = [&](const std::string& name, const Shape& shape, Tensor out) {
+    T5_CHECK(file.contains(name), optimizer_path, ": missing tensor '", name, "'");
+    const Tensor t = file.load(name, TensorLoad::copy);
+    T5_CHECK(t.dtype() == DType::f32 && t.shape() == shape, optimizer_path, ": tensor '", name,
+             "': expected F32 of shape ", shape_str(shape), ", got ", dtype_name(t.dtype()), " ",
+             shape_str(t.shape()));
+    out.copy_(t.contiguous().view({t.numel()}));
+  };
   for (ParamId id : store.ids()) {
     const models::ParameterSpec& spec = store.spec(id);
-    read_into(file, "exp_avg." + spec.name, spec.shape, masters.exp_avg(id), optimizer_path);
-    read_into(file, "exp_avg_sq." + spec.name, spec.shape, masters.exp_avg_sq(id), optimizer_path);
+    const Shape shape = saved_shape(store, id, world);
+    read("exp_avg." + spec.name, shape, masters.exp_avg_tensor(id));
+    read("exp_avg_sq." + spec.name, shape, masters.exp_avg_sq_tensor(id));
     if (masters.precision() == Precision::bf16) {
-      read_into(file, "master." + spec.name, spec.shape, masters.master(id), optimizer_path);
+      read("master." + spec.name, shape, masters.master_tensor(id));
     }
   }
   // The masters are the truth; the bf16 weights are their rounding (equal to the saved ones).

@@ -5,6 +5,10 @@
 //                              the model's weights in the run's dtype (transformers loads it)
 //   optimizer.safetensors      f32 "exp_avg.<name>", "exp_avg_sq.<name>" per parameter, and
 //                              "master.<name>" in bf16 runs (in fp32 the weights are the masters)
+//   zero/optimizer-rank-<r>-of-<W>.safetensors
+//                              instead, under ZeRO with W > 1 ranks: the same names, each rank's
+//                              flat part of every parameter (elements [r·s, r·s + len) of the
+//                              flattened parameter, s = ceil(numel / W))
 //   trainer_state.json         step, data position, optimizer and scheduler state, the random
 //                              state, the best checkpoint, and the batch layout it was made with
 //
@@ -20,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "dist/communicator.h"
 #include "models/t5_model.h"
 #include "train/mixed_precision.h"
 
@@ -63,7 +68,13 @@ std::string checkpoint_folder_name(int64_t step);
 
 struct CheckpointOptions {
   std::string tokenizer_folder;  // copied into the checkpoint; "" for none
+  // The ranks of a ZeRO job: all of them call save/load together; null for one process.
+  dist::Communicator* comm = nullptr;
 };
+
+// The optimizer state file of `rank` in a world of `world` ranks: optimizer.safetensors in one
+// process, zero/optimizer-rank-<r>-of-<W>.safetensors (each rank's flat local parts) otherwise.
+std::string optimizer_state_file(int rank, int world);
 
 // Writes checkpoint-<step> (step = state.global_step) into output_dir; an existing folder of
 // that name is replaced only once the new one is complete. Returns the folder's path.
@@ -76,7 +87,7 @@ std::string save_checkpoint(const std::string& output_dir,
 // its trainer state. The checkpoint's precision must be the run's.
 TrainerState load_checkpoint(const std::string& folder,
                              const models::T5ForConditionalGeneration& model,
-                             MasterParameters& masters);
+                             MasterParameters& masters, dist::Communicator* comm = nullptr);
 
 // Only the trainer state of `folder` (the best checkpoint's metric, say).
 TrainerState read_trainer_state(const std::string& folder);

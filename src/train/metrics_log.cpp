@@ -163,6 +163,12 @@ std::string write_run_summary(const std::string& output_dir, const RunSummary& s
   json.key("best_model_checkpoint").value(s.best_model_checkpoint);
   json.key("last_checkpoint").value(s.last_checkpoint);
   json.key("final_model_dir").value(s.final_model_dir);
+  json.key("zero");
+  if (s.write_zero_report) {
+    s.write_zero_report(json);
+  } else {
+    json.null();
+  }
   json.key("resolved_config");
   if (s.write_resolved_config) {
     s.write_resolved_config(json);

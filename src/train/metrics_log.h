@@ -88,6 +88,8 @@ struct RunSummary {
   std::string final_model_dir;  // the saved Hugging Face folder; "" when none was written
   // Writes the resolved configuration as one JSON value (write_training_plan).
   std::function<void(JsonWriter&)> write_resolved_config;
+  // Writes the ZeRO report (partition sizes, bytes communicated) as one JSON value; unset: null.
+  std::function<void(JsonWriter&)> write_zero_report;
 };
 
 // Writes output_dir/run_summary.json atomically; returns its path.

@@ -3,8 +3,13 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
+#include <memory>
+#include <sstream>
 
+#include "dist/zero_parameter_store.h"
+#include "io/json_writer.h"
 #include "io/token_dataset.h"
 #include "io/tokenizer.h"
 #include "models/architectures.h"
@@ -92,10 +97,46 @@ void print_examples(const models::T5ForConditionalGeneration& model, const Token
   out << "\n";
 }
 
+// What this rank held and sent under ZeRO (run_summary.json's "zero"): the numbers a
+// researcher compares with the theory — shards are 1/W of the parameters, an all-gather of a
+// parameter sends (W−1)/W of it from each rank.
+void write_zero_report(JsonWriter& json, const dist::ZeroParameterStore& store) {
+  const dist::Communicator& comm = store.communicator();
+  const dist::CommStats& c = comm.stats();
+  json.begin_object();
+  json.key("stage").value(static_cast<int64_t>(store.options().stage));
+  json.key("world_size").value(static_cast<int64_t>(comm.size()));
+  json.key("rank").value(static_cast<int64_t>(comm.rank()));
+  json.key("persistence_threshold").value(store.options().persistence_threshold);
+  json.key("shard_bytes").value(store.shard_bytes());
+  json.key("full_parameter_bytes")
+      .value(store.numel() * static_cast<int64_t>(dtype_size(store.dtype())));
+  json.key("peak_gathered_bytes").value(store.peak_gathered_bytes());
+  json.key("communication").begin_object();
+  json.key("all_gather_bytes").value(c.all_gather_bytes);
+  json.key("all_gather_calls").value(c.all_gather_calls);
+  json.key("reduce_scatter_bytes").value(c.reduce_scatter_bytes);
+  json.key("reduce_scatter_calls").value(c.reduce_scatter_calls);
+  json.key("all_reduce_bytes").value(c.all_reduce_bytes);
+  json.key("all_reduce_calls").value(c.all_reduce_calls);
+  json.key("broadcast_bytes").value(c.broadcast_bytes);
+  json.key("broadcast_calls").value(c.broadcast_calls);
+  json.end_object();
+  json.end_object();
+}
+
 }  // namespace
 
-TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
-                                const std::function<void(const StepRecord&)>& on_step) {
+TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank0_out,
+                                const std::function<void(const StepRecord&)>& on_step,
+                                dist::Communicator* comm) {
+  TrainingArgs args = job_args;
+  const int world = comm ? comm->size() : 1;
+  const int rank = comm ? comm->rank() : 0;
+  args.world_size = world;
+  // Only rank 0 prints; the others' lines go nowhere.
+  std::ostringstream discarded;
+  std::ostream& out = rank == 0 ? rank0_out : discarded;
   validate_training_args(args);
   // BLAS runs single-threaded inside each OpenMP thread (tensor/cpu/matmul.cpp), so OpenMP's
   // thread count is the only one to set.
@@ -125,8 +166,35 @@ TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
         << save_resolved_config(*plan.deepspeed, job.output_dir) << "\n";
   }
 
-  // The model in the run's precision: bf16 weights (fp32 masters in MasterParameters) or fp32.
-  models::ParameterStore store(plan.precision == Precision::bf16 ? DType::bf16 : DType::f32);
+  // The model in the run's precision: bf16 weights (fp32 masters in MasterParameters) or fp32;
+  // partitioned over the ranks by the ZeRO store when there are several.
+  const DType param_dtype = plan.precision == Precision::bf16 ? DType::bf16 : DType::f32;
+  std::unique_ptr<models::ParameterStore> store_owner;
+  dist::ZeroParameterStore* zero_store = nullptr;
+  if (world > 1) {
+    dist::ZeroOptions zero;
+    zero.stage = 3;
+    zero.persistence_threshold = 10 * config.d_model;  // HF's "auto" for the threshold
+    if (plan.deepspeed) {
+      const ZeroConfig& z = plan.deepspeed->zero;
+      if (z.stage == 0) {
+        out << "note: zero_optimization.stage 0 runs as stage 1 (the same numbers; the "
+               "optimizer state is partitioned)\n";
+      }
+      zero.stage = static_cast<int>(std::max<int64_t>(1, z.stage));
+      zero.persistence_threshold = z.stage3_param_persistence_threshold;
+    }
+    auto owned = std::make_unique<dist::ZeroParameterStore>(param_dtype, Device::cpu(), *comm, zero);
+    zero_store = owned.get();
+    store_owner = std::move(owned);
+    out << "ZeRO stage " << zero.stage << " over " << world << " ranks";
+    if (zero.stage == 3) out << ", parameters of <= " << zero.persistence_threshold
+                             << " elements kept whole";
+    out << "\n";
+  } else {
+    store_owner = std::make_unique<models::ParameterStore>(param_dtype);
+  }
+  models::ParameterStore& store = *store_owner;
   models::T5ForConditionalGeneration model(config, store);
   if (resolved.id.source == ModelSource::builtin) {
     models::initialize_parameters(store, static_cast<uint64_t>(args.seed));
@@ -157,7 +225,7 @@ TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
   }
   if (resume_folder.empty()) {
     // A fresh run starts its own metrics; checkpoints of an earlier run stay and rotate along.
-    fs::remove(fs::path(job.output_dir) / "metrics.jsonl");
+    if (rank == 0) fs::remove(fs::path(job.output_dir) / "metrics.jsonl");
     if (const std::string old = latest_checkpoint(job.output_dir); !old.empty()) {
       out << "note: " << job.output_dir << " holds checkpoints of an earlier run (" << old
           << "); --resume_from_checkpoint latest would continue it\n";
@@ -185,6 +253,8 @@ TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
   setup.tokenizer_folder = tokenizer_folder;
   setup.pad_id = metadata.pad_token_id;
   setup.log = &out;
+  setup.rank = rank;
+  setup.comm = comm;
   Trainer trainer(setup, model, masters);
   trainer.on_step = on_step;
   if (!resume_folder.empty()) trainer.resume_from(resume_folder);
@@ -198,8 +268,18 @@ TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
   summary.world_size = plan.world_size;
   summary.num_training_steps = plan.num_training_steps;
   summary.write_resolved_config = [&plan](JsonWriter& json) { write_training_plan(json, plan); };
-  const int64_t parameter_bytes = store.numel() * static_cast<int64_t>(dtype_size(store.dtype()));
+  if (zero_store != nullptr) {
+    summary.write_zero_report = [zero_store](JsonWriter& json) {
+      write_zero_report(json, *zero_store);
+    };
+  }
+  const int64_t full_parameter_bytes =
+      store.numel() * static_cast<int64_t>(dtype_size(store.dtype()));
   const auto fill_memory = [&] {
+    // Under ZeRO: this rank's shards plus the most it held gathered at once.
+    const int64_t parameter_bytes =
+        zero_store ? zero_store->shard_bytes() + zero_store->peak_gathered_bytes()
+                   : full_parameter_bytes;
     summary.parameter_bytes = parameter_bytes;
     summary.gradient_bytes = masters.gradient_bytes() + parameter_bytes;
     summary.optimizer_state_bytes = masters.optimizer_bytes() + masters.master_bytes();
@@ -213,7 +293,7 @@ TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
     summary.message = e.what();
     summary.last_checkpoint = latest_checkpoint(job.output_dir);
     fill_memory();
-    write_run_summary(job.output_dir, summary);
+    if (rank == 0) write_run_summary(job.output_dir, summary);
     throw;
   }
   const TrainResult& result = job.train;
@@ -224,13 +304,15 @@ TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
       T5_CHECK(fs::is_directory(result.best_model_checkpoint),
                "--load_best_model_at_end: the best checkpoint ", result.best_model_checkpoint,
                " is gone");
-      load_checkpoint(result.best_model_checkpoint, model, masters);
+      load_checkpoint(result.best_model_checkpoint, model, masters, comm);
       out << "loaded the best model from " << result.best_model_checkpoint << " (eval loss "
           << *result.best_metric << ")\n";
     }
     models::SaveFolderOptions save_options;
     save_options.tokenizer_folder = tokenizer_folder;
+    save_options.write_files = rank == 0;
     models::save_t5_folder(model, job.output_dir, save_options);
+    if (comm) comm->barrier();
     job.final_model_dir = job.output_dir;
     out << "saved the model to " << job.output_dir << "\n";
     if (args.print_examples > 0 && eval_split != nullptr && tokenizer) {
@@ -264,8 +346,10 @@ TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
   summary.last_checkpoint = result.last_checkpoint;
   summary.final_model_dir = job.final_model_dir;
   fill_memory();
-  job.summary_path = write_run_summary(job.output_dir, summary);
-  out << "run summary: " << job.summary_path << "\n";
+  if (rank == 0) {
+    job.summary_path = write_run_summary(job.output_dir, summary);
+    out << "run summary: " << job.summary_path << "\n";
+  }
   return job;
 }
 

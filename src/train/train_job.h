@@ -8,6 +8,7 @@
 #include <ostream>
 #include <string>
 
+#include "dist/communicator.h"
 #include "train/trainer.h"
 #include "train/training_args.h"
 #include "train/training_plan.h"
@@ -22,9 +23,13 @@ struct TrainJobResult {
   std::string summary_path;
 };
 
-// Log lines go to `out`. `on_step` is called after every optimizer step. A non-finite loss or
-// gradient norm throws NonFiniteError after writing run_summary.json with status "non_finite".
+// Log lines go to `out` (rank 0's only). `on_step` is called after every optimizer step. A
+// non-finite loss or gradient norm throws NonFiniteError after writing run_summary.json with
+// status "non_finite". With a communicator of W > 1 ranks every rank calls this together: the
+// parameters, gradients and optimizer state are partitioned by the ZeRO store (stage and
+// persistence threshold from the DeepSpeed config; stage 3 without one), rank 0 writes.
 TrainJobResult run_training_job(const TrainingArgs& args, std::ostream& out,
-                                const std::function<void(const StepRecord&)>& on_step = {});
+                                const std::function<void(const StepRecord&)>& on_step = {},
+                                dist::Communicator* comm = nullptr);
 
 }  // namespace t5zero

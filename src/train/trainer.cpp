@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -51,6 +52,13 @@ Trainer::Trainer(TrainerSetup setup, const models::T5ForConditionalGeneration& m
            "--eval_fraction), or set --eval_strategy no");
   T5_CHECK(setup_.rank >= 0 && setup_.rank < setup_.plan.world_size, "trainer: rank ", setup_.rank,
            " outside the world of ", setup_.plan.world_size);
+  T5_CHECK(setup_.comm == nullptr || (setup_.comm->size() == setup_.plan.world_size &&
+                                       setup_.comm->rank() == setup_.rank),
+           "trainer: the communicator's world (rank ", setup_.comm ? setup_.comm->rank() : 0,
+           " of ", setup_.comm ? setup_.comm->size() : 1, ") is not the plan's (rank ",
+           setup_.rank, " of ", setup_.plan.world_size, ")");
+  T5_CHECK(setup_.comm != nullptr || setup_.plan.world_size == 1, "trainer: a world of ",
+           setup_.plan.world_size, " ranks needs a communicator");
   T5_CHECK(masters.precision() == setup_.plan.precision, "trainer: the parameters are ",
            masters.precision() == Precision::bf16 ? "bf16" : "fp32", " but the plan says ",
            setup_.plan.precision == Precision::bf16 ? "bf16" : "fp32");
@@ -125,7 +133,7 @@ void Trainer::resume_from(const std::string& folder) {
   T5_CHECK(s.optimizer_group_steps.size() == optimizer_.num_groups(), folder, ": ",
            s.optimizer_group_steps.size(), " optimizer parameter groups saved, this run has ",
            optimizer_.num_groups(), " (the DeepSpeed optimizer block decides the grouping)");
-  load_checkpoint(folder, model_, masters_);
+  load_checkpoint(folder, model_, masters_, setup_.comm);
   for (size_t g = 0; g < optimizer_.num_groups(); ++g) {
     optimizer_.set_step_count(g, s.optimizer_group_steps[g]);
   }
@@ -147,7 +155,11 @@ double Trainer::fractional_epoch() const {
 }
 
 void Trainer::print(const std::string& line) {
-  if (setup_.log != nullptr) *setup_.log << line << std::endl;
+  if (setup_.log != nullptr && is_writer()) *setup_.log << line << std::endl;
+}
+
+void Trainer::sum_over_ranks(std::span<double> values) {
+  if (setup_.comm != nullptr && setup_.comm->size() > 1) setup_.comm->all_reduce_sum(values);
 }
 
 StepRecord Trainer::train_step(const std::vector<int64_t>& order) {
@@ -172,21 +184,27 @@ StepRecord Trainer::train_step(const std::vector<int64_t>& order) {
         model_.forward(batch.tensors.input_ids, batch.tensors.attention_mask, Tensor(),
                        batch.tensors.labels, options);
     loss_sum += out.loss.data().item();
-    // As loss / gradient_accumulation_steps before backward: the step's gradient is the mean
-    // over its micro-batches.
-    out.loss.backward(Tensor::full(out.loss.data().shape(),
-                                   1.0 / static_cast<double>(micro_batches),
-                                   out.loss.data().dtype()));
+    // As loss / gradient_accumulation_steps before backward, and DeepSpeed's average over the
+    // ranks: the step's gradient is the mean over its micro-batches of every rank.
+    out.loss.backward(Tensor::full(
+        out.loss.data().shape(),
+        1.0 / static_cast<double>(micro_batches * setup_.plan.world_size),
+        out.loss.data().dtype()));
     masters_.accumulate_gradients();
     record.samples += batch.rows;
     record.tokens += batch.input_tokens + batch.label_tokens;
   }
-  record.loss = loss_sum / static_cast<double>(micro_batches);
 
-  // The global norm from this process's partial sum of squares (a ZeRO rank all-reduces its
-  // shard's partial sum before the decision).
-  const GradClip clip =
-      clip_decision(masters_.gradient_sum_of_squares(), setup_.plan.max_grad_norm);
+  // What every rank agrees on: the mean loss, the counts, and the global gradient norm from
+  // each rank's partial sum of squares over its part of the gradients.
+  double totals[] = {loss_sum / static_cast<double>(micro_batches),
+                     static_cast<double>(record.samples), static_cast<double>(record.tokens),
+                     masters_.gradient_sum_of_squares()};
+  sum_over_ranks(totals);
+  record.loss = totals[0] / static_cast<double>(setup_.plan.world_size);
+  record.samples = static_cast<int64_t>(totals[1]);
+  record.tokens = static_cast<int64_t>(totals[2]);
+  const GradClip clip = clip_decision(totals[3], setup_.plan.max_grad_norm);
   record.grad_norm = clip.total_norm;
   if (!std::isfinite(record.loss) || !clip.finite) {
     const std::string last = latest_checkpoint(setup_.output_dir);
@@ -233,7 +251,7 @@ void Trainer::maybe_log(const StepRecord& record, bool force) {
       window_seconds_ > 0 ? static_cast<double>(window_tokens_) / window_seconds_ : 0.0;
   log.samples_per_s =
       window_seconds_ > 0 ? static_cast<double>(window_samples_) / window_seconds_ : 0.0;
-  metrics_->log_train(log);
+  if (is_writer()) metrics_->log_train(log);
   print(detail::concat("step ", log.step, "/", setup_.plan.num_training_steps, " epoch ",
                        format("%.2f", log.epoch), ": loss ", format("%.4f", log.loss), ", lr ",
                        format("%.3e", log.lr), ", grad_norm ", format("%.4f", log.grad_norm), ", ",
@@ -261,7 +279,7 @@ EvalResult Trainer::run_evaluation() {
   }
   log.samples = result.samples;
   log.seconds = result.seconds;
-  metrics_->log_eval(log);
+  if (is_writer()) metrics_->log_eval(log);
   std::string line =
       detail::concat("eval at step ", global_step_, " (epoch ", format("%.2f", log.epoch),
                      "): loss ", format("%.4f", result.loss));
@@ -274,7 +292,7 @@ EvalResult Trainer::run_evaluation() {
   }
   line += detail::concat(" (", result.samples, " samples, ", format("%.1f", result.seconds), " s)");
   print(line);
-  if (result.generated) {
+  if (result.generated && is_writer()) {
     // The latest evaluation's texts, one JSON string per line: `t5zero rouge` recomputes the
     // scores from them.
     const auto write_texts = [&](const char* name, const std::vector<std::string>& texts) {
@@ -298,9 +316,14 @@ std::string Trainer::save(const std::optional<EvalResult>& eval) {
   }
   CheckpointOptions options;
   options.tokenizer_folder = setup_.tokenizer_folder;
+  options.comm = setup_.comm;
   const std::string saved = save_checkpoint(setup_.output_dir, model_, masters_, state(), options);
-  const std::vector<std::string> deleted =
-      rotate_checkpoints(setup_.output_dir, setup_.args.save_total_limit, best_model_checkpoint_);
+  std::vector<std::string> deleted;
+  if (is_writer()) {
+    deleted =
+        rotate_checkpoints(setup_.output_dir, setup_.args.save_total_limit, best_model_checkpoint_);
+  }
+  if (setup_.comm != nullptr) setup_.comm->barrier();
   std::string line = "saved " + saved;
   for (const std::string& d : deleted) line += "; removed " + d;
   print(line);
@@ -309,10 +332,13 @@ std::string Trainer::save(const std::optional<EvalResult>& eval) {
 
 TrainResult Trainer::train() {
   namespace fs = std::filesystem;
-  fs::create_directories(setup_.output_dir);
-  metrics_ = std::make_unique<MetricsLog>(setup_.output_dir);
+  if (is_writer()) {
+    fs::create_directories(setup_.output_dir);
+    metrics_ = std::make_unique<MetricsLog>(setup_.output_dir);
+  }
+  if (setup_.comm != nullptr) setup_.comm->barrier();
   StopSignalGuard signals;
-  ProgressBar bar(setup_.args.progress || is_terminal(stderr));
+  ProgressBar bar(is_writer() && (setup_.args.progress || is_terminal(stderr)));
 
   const int64_t total = setup_.plan.num_training_steps;
   TrainResult result;
@@ -342,7 +368,14 @@ TrainResult Trainer::train() {
 
       const bool last_step = global_step_ == total;
       const bool epoch_end = position_.step_in_epoch == 0;
-      const int stop = stop_requested();
+      int stop = stop_requested();
+      if (setup_.plan.world_size > 1) {
+        // Every rank stops after the same step (mpirun forwards a signal to all, but not at the
+        // same instant).
+        double requested[] = {static_cast<double>(stop != 0)};
+        sum_over_ranks(requested);
+        if (requested[0] > 0 && stop == 0) stop = SIGTERM;
+      }
       bar.clear();
       maybe_log(record, last_step);
       const auto due = [&](IntervalStrategy strategy, int64_t every) {

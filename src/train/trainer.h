@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/communicator.h"
 #include "io/token_dataset.h"
 #include "io/tokenizer.h"
 #include "models/t5_model.h"
@@ -77,6 +78,10 @@ struct TrainerSetup {
   int64_t pad_id = 0;
   int64_t rank = 0;             // this process's rank in plan.world_size (its slice of each batch)
   std::ostream* log = nullptr;  // the printed log lines; null: none
+  // The ranks of a multi-process run (plan.world_size of them, this one is `rank`): losses,
+  // gradient norms and stop requests are agreed through it, rank 0 logs and writes. Null: one
+  // process.
+  dist::Communicator* comm = nullptr;
 };
 
 class Trainer {
@@ -105,6 +110,9 @@ class Trainer {
   std::string save(const std::optional<EvalResult>& eval);
   TrainerState state() const;
   void print(const std::string& line);
+  bool is_writer() const { return setup_.rank == 0; }
+  // Σ over ranks (in place); nothing in one process.
+  void sum_over_ranks(std::span<double> values);
 
   TrainerSetup setup_;
   const models::T5ForConditionalGeneration& model_;

@@ -1,5 +1,5 @@
-"""The PyTorch side of `t5zero bench --model_id ...`: one training step (forward + loss +
-backward) of transformers' T5ForConditionalGeneration on the CPU, random init, train mode
+"""The PyTorch side of `t5zero bench --model_id ... --optimizer false`: forward + loss +
+backward of transformers' T5ForConditionalGeneration on the CPU, random init, train mode
 (dropout on), the same shapes and thread count; prints the median step time in the same words as
 t5zero so tools/bench/bench_model_cpu.sh can put the two side by side. A tool, not a test.
 
@@ -10,7 +10,6 @@ transformers 4.26):
 """
 
 import argparse
-import os
 import resource
 import statistics
 import time
@@ -18,29 +17,7 @@ import time
 import torch
 import transformers
 
-# The FLAN-T5 sizes of google/flan-t5-*/config.json, as t5zero's built-in architectures
-# (src/models/architectures.cpp): (d_model, d_ff, num_heads, num_layers).
-FLAN_T5 = {
-    "flan-t5-small": (512, 1024, 6, 8),
-    "flan-t5-base": (768, 2048, 12, 12),
-    "flan-t5-large": (1024, 2816, 16, 24),
-    "flan-t5-xl": (2048, 5120, 32, 24),
-    "flan-t5-xxl": (4096, 10240, 64, 24),
-}
-
-
-def make_config(model_id):
-    if model_id in FLAN_T5:
-        d_model, d_ff, num_heads, num_layers = FLAN_T5[model_id]
-        return transformers.T5Config(
-            vocab_size=32128, d_model=d_model, d_kv=64, d_ff=d_ff, num_layers=num_layers,
-            num_decoder_layers=num_layers, num_heads=num_heads, feed_forward_proj="gated-gelu",
-            tie_word_embeddings=False, dropout_rate=0.1,
-            decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
-    if os.path.isdir(model_id):
-        return transformers.T5Config.from_pretrained(model_id)
-    raise SystemExit(f"--model_id: not a built-in FLAN-T5 size ({', '.join(FLAN_T5)}) "
-                     f"nor a folder: {model_id}")
+from t5_configs import make_config
 
 
 def main():

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One training step (forward + loss + backward) of a T5 on the CPU: `t5zero bench --model_id`
+# Forward + loss + backward of a T5 on the CPU: `t5zero bench --model_id ... --optimizer false`
 # beside transformers + PyTorch doing the same step (bench_model_cpu.py): same model size, shapes,
 # dropout and thread count. The two alternate --repeats times, so load from other processes falls
 # on both alike; each run prints the median of its --steps steps. Prints every run, the best and
@@ -64,7 +64,8 @@ median_of() { sed -n 's/^step (forward + loss + backward): median \([0-9.]*\) s.
 ours=()
 theirs=()
 for ((i = 1; i <= repeats; i++)); do
-  out="$(env ${coretype:+OPENBLAS_CORETYPE="$coretype"} "$t5zero" bench "${common[@]}")"
+  out="$(env ${coretype:+OPENBLAS_CORETYPE="$coretype"} "$t5zero" bench "${common[@]}" \
+    --optimizer false)"
   ((i == 1)) && { echo "== t5zero"; echo "$out"; }
   ours+=("$(median_of <<<"$out")")
   out="$("$python" "$repo/tools/bench/bench_model_cpu.py" "${common[@]}")"

@@ -4,6 +4,14 @@
 # and writes OUTDIR/results.json, OUTDIR/check.log and the benchmark JSON files. Sized for 8
 # minutes on one H100.
 #
+# Benchmarks: bench_gemm (cuBLASLt TFLOP/s on FLAN-T5's GEMM shapes against the card's peak)
+# beside torch.matmul; then one training step (forward, backward, AdamW; bf16 with fp32 masters;
+# random init; 512 source / 128 target tokens; the largest power-of-two batch that fits) of
+# flan-t5-base and flan-t5-xl, without and with activation checkpointing: `t5zero bench` first,
+# then transformers + PyTorch (tools/bench/bench_step_torch.py) at the batch t5zero chose, and
+# the ratio. Each run has a time cap and the budget's remainder; PyTorch's run is skipped when
+# t5zero's took more than half its cap (an XL run cannot eat the budget).
+#
 #   tools/device/check.sh [--dry-run] OUTDIR
 #
 # On a machine without our Debian -dev packages it uses build-kit/ (tools/device/prepare_kit.sh
@@ -13,9 +21,12 @@
 #
 # Dry run (--dry-run, or automatically when no GPU is visible): every step runs; the CUDA tests
 # and benchmarks must report "skipped: no CUDA device", which ctest counts as skipped, not passed.
+# The training-step benchmark runs on the CPU instead, with the tiny t5-micro, ours and PyTorch's,
+# so its whole path (flags, JSON, comparison, results.json) is exercised.
 #
 # Environment: BUILD_DIR (default build-device), KIT_DIR (default build-kit), CHECK_SECONDS (the
-# whole run's budget, default 480).
+# whole run's budget, default 480), PYTHON (the Python with torch and transformers for the
+# baselines, default python3).
 set -uo pipefail
 
 usage() {
@@ -41,6 +52,7 @@ out=$(cd "$out" && pwd)
 build=${BUILD_DIR:-$root/build-device}
 kit=${KIT_DIR:-$root/build-kit}
 budget=${CHECK_SECONDS:-480}
+python=${PYTHON:-python3}
 start=$(date +%s)
 steps="$out/steps.tsv"
 : >"$steps"
@@ -93,8 +105,99 @@ nvcc --version | tail -2
 cmake --version | head -1
 echo "ninja $(ninja --version)"
 ${CXX:-c++} --version | head -1
-python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>/dev/null ||
+"$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>/dev/null ||
   echo "torch: not importable"
+"$python" -c 'import transformers; print("transformers", transformers.__version__)' 2>/dev/null ||
+  echo "transformers: not importable"
+
+# The card's dense bf16 peak in TFLOP/s, for MFU and bench_gemm (DESIGN.md §6, the anchors:
+# H100 SXM and H200 989, H100 PCIe 756, A100 312); 989 when the name is not known.
+card_peak_tflops() {
+  local name
+  name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+  case "$name" in
+    *H100*PCIe*) echo 756 ;;
+    *A100*) echo 312 ;;
+    *) echo 989 ;;
+  esac
+}
+
+ckpt_tag() { [[ "$1" == true ]] && echo ckpt || echo no-ckpt; }
+
+# The exit status of a benchmark as a steps.tsv entry: 0 ok, 77 skipped (no device), 124
+# timed out, else failed.
+record_run() {  # record_run NAME STATUS SECONDS DETAIL
+  local name=$1 status=$2 seconds=$3 detail=$4
+  case "$status" in
+    0) printf '%s\tok\t%s\t%s\n' "$name" "$seconds" "$detail" >>"$steps" ;;
+    77) printf '%s\tskipped\t%s\t%s\n' "$name" "$seconds" "no CUDA device" >>"$steps" ;;
+    124) printf '%s\tfailed\t%s\t%s\n' "$name" "$seconds" "timed out after $seconds s" >>"$steps" ;;
+    *) printf '%s\tfailed\t%s\t%s\n' "$name" "$seconds" "exit $status" >>"$steps" ;;
+  esac
+}
+
+# step_pair DEVICE MODEL CHECKPOINTING CAP_SECONDS FLAGS...: `t5zero bench` then
+# bench_step_torch.py on the batch t5zero chose (or PyTorch's own --batch_size auto when t5zero
+# failed), each within CAP_SECONDS and the budget's remainder, then the comparison line.
+step_pair() {
+  local device=$1 model=$2 ckpt=$3 cap=$4
+  shift 4
+  local name=bench-step-$device-$model-$(ckpt_tag "$ckpt")
+  local ours_json=$out/step_${device}_${model}_$(ckpt_tag "$ckpt")_t5zero.json
+  local torch_json=${ours_json%_t5zero.json}_torch.json
+  local reserve=20 left limit t0 seconds status
+  left=$(($(remaining) - reserve))
+  if ((left < 30)); then
+    record "$name-t5zero" skipped "out of budget"
+    record "$name-torch" skipped "out of budget"
+    return
+  fi
+  limit=$((cap < left ? cap : left))
+  echo "== $name-t5zero (cap $limit s)"
+  t0=$(date +%s)
+  timeout "$limit" "$build/tools/t5zero" bench --model_id "$model" --gradient_checkpointing "$ckpt" \
+    "$@" --json "$ours_json"
+  status=$?
+  seconds=$(($(date +%s) - t0))
+  record_run "$name-t5zero" "$status" "$seconds" ""
+  if ((status == 77)); then
+    record "$name-torch" skipped "no CUDA device"
+    return
+  fi
+  local torch_flags=("$@")
+  local detail=""
+  if ((status == 0)); then
+    step_jsons+=("$ours_json")
+    local batch
+    batch=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["batch_size"])' \
+      "$ours_json")
+    torch_flags+=(--batch_size "$batch")  # the last --batch_size wins
+  else
+    detail="batch from PyTorch's own search: t5zero did not run"
+    torch_flags+=(--batch_size auto)
+  fi
+  left=$(($(remaining) - reserve))
+  if ((seconds * 2 > cap)) || ((left < 30)); then
+    record "$name-torch" skipped "out of budget (t5zero took $seconds s of its $cap s cap)"
+    return
+  fi
+  limit=$((cap < left ? cap : left))
+  echo "== $name-torch (cap $limit s)"
+  t0=$(date +%s)
+  timeout "$limit" "$python" "$root/tools/bench/bench_step_torch.py" --model_id "$model" \
+    --gradient_checkpointing "$ckpt" "${torch_flags[@]}" --json "$torch_json"
+  status=$?
+  seconds=$(($(date +%s) - t0))
+  if ((status == 3)); then
+    status=0
+    detail="PyTorch ran out of memory at t5zero's batch"
+  fi
+  record_run "$name-torch" "$status" "$seconds" "$detail"
+  [[ -f "$torch_json" ]] && step_jsons+=("$torch_json")
+  if [[ -f "$ours_json" && -f "$torch_json" ]]; then
+    python3 "$root/tools/device/compare_steps.py" "$ours_json" "$torch_json"
+  fi
+}
 
 # ---- mode ---------------------------------------------------------------------------------------
 gpus=0
@@ -166,7 +269,7 @@ if ! step configure timeout "$(remaining)" cmake "${cmake_args[@]}"; then
   finish 1
 fi
 # shellcheck disable=SC2086
-if ! step build timeout "$(remaining)" ninja -C "$build" -j "$(nproc)" $cuda_tests bench_gemm; then
+if ! step build timeout "$(remaining)" ninja -C "$build" -j "$(nproc)" $cuda_tests bench_gemm t5zero; then
   python3 "$root/tools/device/write_results.py" "$out/results.json" "$mode" "$steps" /none
   finish 1
 fi
@@ -180,14 +283,15 @@ junit=$out/ctest-junit.xml
 # GEMM throughput on FLAN-T5's shapes, then torch.matmul on the same shapes side by side.
 bench_json=$out/bench_gemm.json
 torch_json=$out/bench_gemm_torch.json
-timeout "$(remaining)" "$build/tools/bench_gemm" --json "$bench_json"
+peak=$(card_peak_tflops)
+timeout "$(remaining)" "$build/tools/bench_gemm" --json "$bench_json" --peak-tflops "$peak"
 status=$?
 if ((status == 77)); then
   record bench-gemm skipped "no CUDA device"
   record bench-gemm-torch skipped "no CUDA device"
 elif ((status == 0)); then
   record bench-gemm ok ""
-  timeout "$(remaining)" python3 "$root/tools/device/bench_gemm_torch.py" "$bench_json" "$torch_json"
+  timeout "$(remaining)" "$python" "$root/tools/device/bench_gemm_torch.py" "$bench_json" "$torch_json"
   status=$?
   if ((status == 0)); then
     record bench-gemm-torch ok ""
@@ -203,7 +307,31 @@ if [[ "$mode" == gpu ]] && ! grep -q $'^bench-gemm\tok' "$steps"; then
   record bench-gemm-expected failed "a GPU is visible but bench_gemm did not run"
 fi
 
+# One training step, ours then PyTorch's on the same batch. GPU: flan-t5-base and flan-t5-xl,
+# without and with checkpointing; dry run: t5-micro on the CPU, and the GPU runs skipped.
+step_jsons=()
+if [[ "$mode" == gpu ]]; then
+  common=(--device cuda --bf16 true --source_length 512 --target_length 128 --steps 3 --warmup 1
+    --peak_tflops "$peak")
+  step_pair cuda flan-t5-base false 90 "${common[@]}" --batch_size auto
+  step_pair cuda flan-t5-base true 90 "${common[@]}" --batch_size auto
+  step_pair cuda flan-t5-xl false 120 "${common[@]}" --batch_size auto
+  step_pair cuda flan-t5-xl true 120 "${common[@]}" --batch_size auto
+else
+  common=(--device cpu --bf16 true --source_length 16 --target_length 8 --steps 2 --warmup 1
+    --threads 2)
+  step_pair cpu t5-micro false 120 "${common[@]}" --batch_size auto --max_batch_size 2
+  step_pair cpu t5-micro true 120 "${common[@]}" --batch_size 2
+  for model in flan-t5-base flan-t5-xl; do
+    for ckpt in false true; do
+      name=bench-step-cuda-$model-$(ckpt_tag "$ckpt")
+      record "$name-t5zero" skipped "no CUDA device"
+      record "$name-torch" skipped "no CUDA device"
+    done
+  done
+fi
+
 echo "== finished in $(($(date +%s) - start)) s"
 python3 "$root/tools/device/write_results.py" "$out/results.json" "$mode" "$steps" "$junit" \
-  "$bench_json" "$torch_json"
+  "$bench_json" "$torch_json" "${step_jsons[@]}"
 finish $?

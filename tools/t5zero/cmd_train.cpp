@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "flags.h"
 #include "tensor/error.h"
+#include "dist/communicator.h"
 #include "train/train_job.h"
 #include "train/training_args.h"
 
@@ -129,7 +130,10 @@ int run_train(int argc, char** argv) {
   } catch (const Error& e) {
     throw UsageError(e.what());  // a bad flag value: usage, exit 2
   }
-  const TrainJobResult job = run_training_job(args, std::cout);
+  // Under mpirun every rank runs this together; the ZeRO store partitions over them.
+  const std::unique_ptr<dist::Communicator> comm = dist::make_world_communicator();
+  const TrainJobResult job =
+      run_training_job(args, std::cout, {}, comm->size() > 1 ? comm.get() : nullptr);
   if (job.train.status == TrainStatus::interrupted) {
     // The conventional status of a run ended by a signal, after a clean shutdown.
     return 128 + job.train.stop_signal;

@@ -1,9 +1,11 @@
 // t5zero: one binary, one subcommand per job.
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "commands.h"
+#include "dist/mpi_runtime.h"
 #include "flags.h"
 #include "tensor/error.h"
 
@@ -18,6 +20,9 @@ struct Command {
 constexpr Command kCommands[] = {
     {"bench", "measure speed: a training step (--model_id), op micro-benchmarks (--ops)",
      t5zero::cli::run_bench},
+    {"estimate", "memory per GPU and per node for a model, hardware and ZeRO options; fits?",
+     t5zero::cli::run_estimate},
+    {"eval", "loss and ROUGE of a model on a prepared split", t5zero::cli::run_eval},
     {"generate", "summaries of texts (greedy or beam search)", t5zero::cli::run_generate},
     {"grads", "loss and every parameter's gradient for one batch", t5zero::cli::run_grads},
     {"prepare", "tokenize a summarization dataset for training", t5zero::cli::run_prepare},
@@ -36,6 +41,15 @@ void print_usage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Under mpirun/mpiexec every rank runs main: MPI is initialised first and finalised when main
+  // returns. Without a launcher this does nothing.
+  std::optional<t5zero::dist::MpiRuntime> mpi;
+  try {
+    mpi.emplace();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "t5zero: cannot start MPI: %s\n", e.what());
+    return 1;
+  }
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     print_usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
@@ -50,6 +64,9 @@ int main(int argc, char** argv) {
                    c.name);
       return 2;
     } catch (const std::exception& e) {
+      // The other ranks may be waiting in a collective for this one: end the whole job.
+      if (mpi->world_size() > 1)
+        t5zero::dist::abort_job(std::string(c.name) + ": error: " + e.what());
       std::fprintf(stderr, "t5zero %s: error: %s\n", c.name, e.what());
       return 1;
     }

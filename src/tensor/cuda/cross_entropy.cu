@@ -25,6 +25,9 @@ int64_t checked_targets(const char* op, const Tensor& logits, const Tensor& targ
   T5_CHECK(targets.dim() == 1 && targets.size(0) == logits.size(0), op, ": targets must be [",
            logits.size(0), "] for logits ", shape_str(logits.shape()), ", got ",
            shape_str(targets.shape()));
+  // The kernels read the targets through a device pointer: host targets would be read as one.
+  T5_CHECK(targets.device() == logits.device(), op, ": targets are on ", targets.device().str(),
+           " but logits on ", logits.device().str());
   const std::vector<int64_t> values = targets.to_vector<int64_t>();
   const int64_t vocab = logits.size(1);
   int64_t kept = 0;
@@ -231,6 +234,8 @@ Tensor cross_entropy_backward_fused(const Tensor& grad_loss, const Tensor& logit
   T5_CHECK(logits.dim() == 2 && targets.dim() == 1 && targets.size(0) == logits.size(0), op,
            ": logits must be [N, V] and targets [N], got ", shape_str(logits.shape()), " and ",
            shape_str(targets.shape()));
+  T5_CHECK(targets.device() == logits.device(), op, ": targets are on ", targets.device().str(),
+           " but logits on ", logits.device().str());
   T5_CHECK(forward.row_logsumexp.defined() && forward.row_logsumexp.dim() == 1 &&
                forward.row_logsumexp.size(0) == logits.size(0) &&
                forward.row_logsumexp.dtype() == stat_dtype(logits.dtype()),

@@ -1,0 +1,90 @@
+// ZeroParameterStore: ZeRO-3's parameter partitioning behind the ParameterStore interface.
+//
+// Layout (as DeepSpeed's): each parameter is flattened and split into ceil(numel / W) elements
+// per rank, the last rank's part zero-padded; rank r keeps elements [r·s, (r+1)·s) as its shard.
+// Between uses a parameter's Variable holds nothing; a module scope's gather all-gathers the
+// shards into the full tensor and its release drops it again (counted, so nested scopes and
+// activation-checkpoint recomputation gather once). Parameters of at most
+// `persistence_threshold` elements stay gathered for the whole run (DeepSpeed's
+// stage3_param_persistence_threshold) and are re-gathered after each optimizer step.
+//
+// Gradients: when a module's backward is done (ParameterScope calls module_gradients_ready), the
+// full gradient of each of its parameters is reduce-scattered — every rank receives the sum over
+// ranks of its own shard, in rank order — handed to the gradient sink (the fp32 accumulators of
+// MasterParameters) and dropped, so full gradients never pile up. flush_gradients does the same
+// for what is left after backward (parameters read outside any scope's backward, such as the
+// relative-attention-bias tables).
+//
+// ZeRO stages 1 and 2 are stage 3 with every parameter persistent: the optimizer state and the
+// gradients are partitioned, the weights are not.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "dist/communicator.h"
+#include "models/parameter_store.h"
+
+namespace t5zero::dist {
+
+struct ZeroOptions {
+  int stage = 3;                      // 1, 2 or 3
+  int64_t persistence_threshold = 0;  // stage 3: parameters with at most this many elements
+                                      // stay gathered
+};
+
+class ZeroParameterStore : public models::ParameterStore {
+ public:
+  ZeroParameterStore(DType dtype, Device device, Communicator& comm, ZeroOptions options);
+
+  Communicator& communicator() const { return comm_; }
+  const ZeroOptions& options() const { return options_; }
+
+  // Elements per rank of parameter `id` (padding included) and whether it stays gathered.
+  int64_t shard_size(models::ParamId id) const;
+  bool persistent(models::ParamId id) const;
+
+  void gather(const std::vector<models::ParamId>& ids) override;
+  void release(const std::vector<models::ParamId>& ids) override;
+  void assign(models::ParamId id, const Tensor& value) override;
+
+  Tensor local_part(models::ParamId id) const override;
+  int64_t local_offset(models::ParamId id) const override;
+  void local_parts_updated() override;
+
+  void module_gradients_ready(const std::vector<models::ParamId>& ids) override;
+  void flush_gradients() override;
+
+  // Bytes this rank holds now: shards (always) and gathered full parameters (right now / at
+  // most so far).
+  int64_t shard_bytes() const;
+  int64_t gathered_bytes() const { return gathered_bytes_; }
+  int64_t peak_gathered_bytes() const { return peak_gathered_bytes_; }
+
+ protected:
+  Tensor initial_data(const models::ParameterSpec& spec) const override;
+
+ private:
+  struct Partition {
+    int64_t numel = 0;
+    int64_t shard_size = 0;
+    Tensor shard;          // [shard_size], this rank's elements (+ zero padding)
+    int gather_count = 0;  // open gathers
+    bool persistent = false;
+  };
+  Partition& partition(models::ParamId id);
+  const Partition& partition(models::ParamId id) const;
+  // Makes partitions_ cover every registered parameter (they are added one by one).
+  void sync_partitions() const;
+  void all_gather_into_variable(models::ParamId id);
+  void drop_full_data(models::ParamId id);
+  void reduce_scatter_gradient(models::ParamId id);
+
+  Communicator& comm_;
+  ZeroOptions options_;
+  mutable std::vector<Partition> partitions_;
+  int64_t gathered_bytes_ = 0;
+  int64_t peak_gathered_bytes_ = 0;
+};
+
+}  // namespace t5zero::dist
