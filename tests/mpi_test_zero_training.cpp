@@ -7,89 +7,17 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
-#include <algorithm>
-#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <sstream>
 
-#include "dist/communicator.h"
-#include "dist/mpi_runtime.h"
-#include "io/safetensors_reader.h"
 #include "temp_folder.h"
 #include "train/train_job.h"
 #include "train_test_data.h"
+#include "zero_test_support.h"
 
 using namespace t5zero;
-
-namespace {
-
-dist::Communicator* g_comm = nullptr;
-constexpr int64_t kTrainRows = 22;  // tests/fixtures/train/rows.json
-
-double relative_difference(double a, double b) {
-  return std::abs(a - b) / std::max(std::abs(b), 1e-12);
-}
-
-// A folder every rank agrees on (rank 0's name, broadcast).
-std::string shared_folder(const std::string& name) {
-  std::string path;
-  if (g_comm->rank() == 0) {
-    path = (std::filesystem::temp_directory_path() /
-            ("t5zero_mpi_" + name + "_" + std::to_string(::getpid())))
-               .string();
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  g_comm->broadcast(path, 0);
-  return path;
-}
-
-// The run every rank makes: world W, micro-batch `micro`, no accumulation; the single-process
-// twin accumulates W micro-batches of `micro` rows instead, so each optimizer step sees the same
-// rows grouped the same way.
-TrainingArgs run_args(const std::string& folder, int64_t micro, bool bf16) {
-  TrainingArgs args;
-  args.model_id = "t5-micro";  // random init from the seed: the same on every rank
-  args.dataset_path = folder + "/data";
-  args.bf16 = bf16;
-  args.per_device_train_batch_size = micro;
-  args.gradient_accumulation_steps = 1;
-  args.max_steps = 4;
-  args.lr = 1e-3;
-  args.warmup_steps = 1;
-  args.weight_decay = 0.01;
-  args.max_grad_norm = 1.0;
-  args.shuffle = true;
-  args.seed = 11;
-  args.gradient_checkpointing = bf16;
-  args.logging_steps = 1;
-  args.eval_strategy = IntervalStrategy::no;
-  args.save_strategy = IntervalStrategy::no;
-  args.load_best_model_at_end = false;
-  return args;
-}
-
-void compare_weights(const std::string& a_path, const std::string& b_path, double tolerance) {
-  const SafetensorsReader a = SafetensorsReader::open(a_path);
-  const SafetensorsReader b = SafetensorsReader::open(b_path);
-  REQUIRE(a.tensors().size() == b.tensors().size());
-  double worst = 0;
-  for (const SafetensorsTensorInfo& info : b.tensors()) {
-    const std::vector<float> x = a.load(info.name).to(DType::f32).to_vector<float>();
-    const std::vector<float> y = b.load(info.name).to(DType::f32).to_vector<float>();
-    REQUIRE(x.size() == y.size());
-    for (size_t i = 0; i < x.size(); ++i) {
-      worst = std::max(worst, static_cast<double>(std::abs(x[i] - y[i])));
-    }
-  }
-  MESSAGE("largest weight difference ", worst);
-  CHECK(worst <= tolerance);
-}
-
-}  // namespace
+using namespace t5zero::testing;
 
 TEST_CASE("ZeRO-3 over W ranks trains as one process accumulating W micro-batches") {
   const int world = g_comm->size();
@@ -128,8 +56,10 @@ TEST_CASE("ZeRO-3 over W ranks trains as one process accumulating W micro-batche
         CHECK(relative_difference(z.loss, o.loss) < (bf16 ? 1e-2 : 1e-5));
         CHECK(relative_difference(z.grad_norm, o.grad_norm) < (bf16 ? 2e-2 : 1e-4));
       }
-      compare_weights(folder + "/zero/model.safetensors", folder + "/single/model.safetensors",
-                      bf16 ? 2e-2 : 1e-5);
+      const double worst = largest_weight_difference(folder + "/zero/model.safetensors",
+                                                     folder + "/single/model.safetensors");
+      MESSAGE("largest weight difference ", worst);
+      CHECK(worst < (bf16 ? 2e-2 : 1e-5));
       std::filesystem::remove_all(folder);
     }
     g_comm->barrier();
@@ -176,23 +106,13 @@ TEST_CASE("ZeRO-3 resume is exact across ranks: N steps equal N/2, save, resume,
     CHECK(resumed.train.steps[s].grad_norm == straight.train.steps[s + 3].grad_norm);
   }
   if (g_comm->rank() == 0) {
-    compare_weights(folder + "/resumed/model.safetensors", folder + "/straight/model.safetensors",
-                    0.0);
+    CHECK(largest_weight_difference(folder + "/resumed/model.safetensors",
+                                    folder + "/straight/model.safetensors") == 0.0);
     std::filesystem::remove_all(folder);
   }
   g_comm->barrier();
 }
 
 int main(int argc, char** argv) {
-  dist::MpiRuntime mpi;
-  std::unique_ptr<dist::Communicator> comm = dist::make_world_communicator();
-  g_comm = comm.get();
-  doctest::Context context(argc, argv);
-  // Only rank 0 reports; every rank runs every test (the collectives need them all).
-  if (comm->rank() != 0) context.setOption("out", "/dev/null");
-  const int failed = context.run();
-  // One rank's failure fails the job.
-  double failures[] = {static_cast<double>(failed != 0)};
-  comm->all_reduce_sum(failures);
-  return failures[0] > 0 ? 1 : 0;
+  return run_mpi_doctest(argc, argv);
 }

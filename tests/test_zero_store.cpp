@@ -109,12 +109,12 @@ TEST_CASE("gradients: each rank receives the sum of its own chunk over the ranks
   dist::ZeroParameterStore store(DType::f32, Device::cpu(), world, dist::ZeroOptions{3, 0});
   const ParamId w = store.add("w", {5}, models::InitRecipe::constant(0));
   std::vector<std::pair<int32_t, std::vector<float>>> received;
-  store.set_gradient_sink([&](ParamId id, const Tensor& g) {
-    received.emplace_back(id.index, g.to_vector<float>());
-  });
+  store.set_gradient_sink(
+      [&](ParamId id, const Tensor& g) { received.emplace_back(id.index, g.to_vector<float>()); });
   models::ParameterStore& base = store;
-  const_cast<autograd::Variable&>(base.variable(w)).set_grad(
-      Tensor::from_vector(iota(5), {5}));  // [0 1 2 3 4]: rank 1 owns elements 3 and 4 (s = 3)
+  const_cast<autograd::Variable&>(base.variable(w))
+      .set_grad(
+          Tensor::from_vector(iota(5), {5}));  // [0 1 2 3 4]: rank 1 owns elements 3 and 4 (s = 3)
   store.flush_gradients();
   REQUIRE(received.size() == 1);
   CHECK(received[0].second == std::vector<float>{3.0f + 1.0f, 4.0f + 1.0f});

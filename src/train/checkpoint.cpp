@@ -245,7 +245,8 @@ TrainerState load_checkpoint(const std::string& folder,
            " (resume with the same number of ranks)");
   models::load_t5_weights(folder, model);
 
-  const std::string optimizer_path = (fs::path(folder) / optimizer_state_file(rank, world)).string();
+  const std::string optimizer_path =
+      (fs::path(folder) / optimizer_state_file(rank, world)).string();
   const SafetensorsReader file = SafetensorsReader::open(optimizer_path);
   const models::ParameterStore& store = model.store();
   const auto read = [&](const std::string& name, const Shape& shape, Tensor out) {

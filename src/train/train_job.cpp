@@ -2,8 +2,8 @@
 
 #include <omp.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <sstream>
@@ -169,6 +169,7 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
   // The model in the run's precision: bf16 weights (fp32 masters in MasterParameters) or fp32;
   // partitioned over the ranks by the ZeRO store when there are several.
   const DType param_dtype = plan.precision == Precision::bf16 ? DType::bf16 : DType::f32;
+  const Device device = resolve_training_device(args.device);
   std::unique_ptr<models::ParameterStore> store_owner;
   dist::ZeroParameterStore* zero_store = nullptr;
   if (world > 1) {
@@ -184,15 +185,15 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
       zero.stage = static_cast<int>(std::max<int64_t>(1, z.stage));
       zero.persistence_threshold = z.stage3_param_persistence_threshold;
     }
-    auto owned = std::make_unique<dist::ZeroParameterStore>(param_dtype, Device::cpu(), *comm, zero);
+    auto owned = std::make_unique<dist::ZeroParameterStore>(param_dtype, device, *comm, zero);
     zero_store = owned.get();
     store_owner = std::move(owned);
     out << "ZeRO stage " << zero.stage << " over " << world << " ranks";
-    if (zero.stage == 3) out << ", parameters of <= " << zero.persistence_threshold
-                             << " elements kept whole";
+    if (zero.stage == 3)
+      out << ", parameters of <= " << zero.persistence_threshold << " elements kept whole";
     out << "\n";
   } else {
-    store_owner = std::make_unique<models::ParameterStore>(param_dtype);
+    store_owner = std::make_unique<models::ParameterStore>(param_dtype, device);
   }
   models::ParameterStore& store = *store_owner;
   models::T5ForConditionalGeneration model(config, store);
@@ -235,7 +236,7 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
   out << "model " << args.model_id << " (" << model_source_name(resolved.id.source)
       << "): " << models::count_parameters(config) << " parameters, d_model " << config.d_model
       << ", " << (plan.precision == Precision::bf16 ? "bf16 weights with fp32 masters" : "fp32")
-      << "\n"
+      << " on " << device.str() << "\n"
       << "data " << args.dataset_path << ": " << train_split.rows() << " train rows"
       << (eval_split ? ", " + std::to_string(eval_split->rows()) + " eval rows" : "") << "\n"
       << "plan: " << plan.num_training_steps << " optimizer steps (" << epochs.optimizer_steps()
@@ -281,7 +282,11 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
         zero_store ? zero_store->shard_bytes() + zero_store->peak_gathered_bytes()
                    : full_parameter_bytes;
     summary.parameter_bytes = parameter_bytes;
-    summary.gradient_bytes = masters.gradient_bytes() + parameter_bytes;
+    // The fp32 accumulators of this rank's part, plus the store-dtype gradients of one backward:
+    // all of them at once in one process, at most the gathered ones under ZeRO.
+    summary.gradient_bytes =
+        masters.gradient_bytes() +
+        (zero_store ? zero_store->peak_gathered_bytes() : full_parameter_bytes);
     summary.optimizer_state_bytes = masters.optimizer_bytes() + masters.master_bytes();
     summary.process_peak_rss_bytes = process_peak_rss_bytes();
   };

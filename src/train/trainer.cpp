@@ -1,8 +1,8 @@
 #include "train/trainer.h"
 
 #include <chrono>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 
@@ -53,10 +53,10 @@ Trainer::Trainer(TrainerSetup setup, const models::T5ForConditionalGeneration& m
   T5_CHECK(setup_.rank >= 0 && setup_.rank < setup_.plan.world_size, "trainer: rank ", setup_.rank,
            " outside the world of ", setup_.plan.world_size);
   T5_CHECK(setup_.comm == nullptr || (setup_.comm->size() == setup_.plan.world_size &&
-                                       setup_.comm->rank() == setup_.rank),
+                                      setup_.comm->rank() == setup_.rank),
            "trainer: the communicator's world (rank ", setup_.comm ? setup_.comm->rank() : 0,
-           " of ", setup_.comm ? setup_.comm->size() : 1, ") is not the plan's (rank ",
-           setup_.rank, " of ", setup_.plan.world_size, ")");
+           " of ", setup_.comm ? setup_.comm->size() : 1, ") is not the plan's (rank ", setup_.rank,
+           " of ", setup_.plan.world_size, ")");
   T5_CHECK(setup_.comm != nullptr || setup_.plan.world_size == 1, "trainer: a world of ",
            setup_.plan.world_size, " ranks needs a communicator");
   T5_CHECK(masters.precision() == setup_.plan.precision, "trainer: the parameters are ",
@@ -187,8 +187,7 @@ StepRecord Trainer::train_step(const std::vector<int64_t>& order) {
     // As loss / gradient_accumulation_steps before backward, and DeepSpeed's average over the
     // ranks: the step's gradient is the mean over its micro-batches of every rank.
     out.loss.backward(Tensor::full(
-        out.loss.data().shape(),
-        1.0 / static_cast<double>(micro_batches * setup_.plan.world_size),
+        out.loss.data().shape(), 1.0 / static_cast<double>(micro_batches * setup_.plan.world_size),
         out.loss.data().dtype()));
     masters_.accumulate_gradients();
     record.samples += batch.rows;

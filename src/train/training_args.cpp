@@ -1,5 +1,8 @@
 #include "train/training_args.h"
 
+#include "tensor/cuda/device_select.h"
+#include "tensor/device.h"
+
 #include <filesystem>
 
 #include "tensor/error.h"
@@ -65,6 +68,8 @@ void validate_training_args(const TrainingArgs& args) {
   check_non_negative("save_total_limit", static_cast<double>(args.save_total_limit));
   check_non_negative("max_eval_samples", static_cast<double>(args.max_eval_samples));
   check_non_negative("num_threads", args.num_threads);
+  T5_CHECK(args.device == "auto" || args.device == "cpu" || args.device == "cuda",
+           "--device: expected auto, cpu or cuda, got \"", args.device, "\"");
   check_non_negative("print_examples", static_cast<double>(args.print_examples));
   T5_CHECK(args.eval_steps >= 0, "--eval_steps: expected an integer >= 0, got ", args.eval_steps);
   if (args.save_strategy == IntervalStrategy::steps) check_positive("save_steps", args.save_steps);
@@ -121,6 +126,15 @@ TrainingFlags deepspeed_flags(const TrainingArgs& args, int64_t num_training_ste
   f.bf16 = args.bf16;
   f.num_training_steps = num_training_steps;
   return f;
+}
+
+Device resolve_training_device(const std::string& device) {
+  if (device == "cpu") return Device::cpu();
+  if (device == "auto" && (!cuda_compiled() || cuda_device_count() == 0)) return Device::cpu();
+  T5_CHECK(cuda_compiled(),
+           "--device cuda: this t5zero was built without CUDA (configure with "
+           "-DT5ZERO_CUDA=ON on a machine with nvcc)");
+  return Device::cuda(cuda::select_device_for_local_rank());
 }
 
 }  // namespace t5zero

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "tensor/device.h"
 #include "train/deepspeed_config.h"
 
 namespace t5zero {
@@ -61,7 +62,14 @@ struct TrainingArgs {
   bool progress = false;       // the progress bar even when stderr is not a terminal
   int64_t print_examples = 0;  // at the end: this many eval rows, article -> summary
   int64_t world_size = 1;      // ranks of the run (the ZeRO engine sets it)
+  // Where the model computes: "auto" (this rank's GPU when the build has CUDA and a GPU is
+  // visible, else the CPU), "cpu" or "cuda".
+  std::string device = "auto";
 };
+
+// The device `args.device` names for this process: a GPU picked by the node-local rank, or the
+// CPU. "cuda" without a usable GPU is an error saying why.
+Device resolve_training_device(const std::string& device);
 
 // Throws an Error naming the flag for values no run can use (non-positive batch sizes, negative
 // steps, a best-model setup HF refuses, ...).

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check kit: one command, run from the repository root on a GPU machine, that builds the
 # CUDA backend (Release, sm_90), runs the CUDA tests (ctest label "cuda") and the GPU benchmarks,
-# and writes OUTDIR/results.json, OUTDIR/check.log and the benchmark JSON files. Sized for 8
-# minutes on one H100.
+# and writes OUTDIR/results.json, OUTDIR/check.log and the GEMM benchmarks' JSON files (the
+# training steps' JSON is inside results.json: the device tool brings back at most 8 files).
+# Sized for 8 minutes on one H100.
 #
 # Benchmarks: bench_gemm (cuBLASLt TFLOP/s on FLAN-T5's GEMM shapes against the card's peak)
 # beside torch.matmul; then one training step (forward, backward, AdamW; bf16 with fp32 masters;
@@ -124,13 +125,14 @@ card_peak_tflops() {
 
 ckpt_tag() { [[ "$1" == true ]] && echo ckpt || echo no-ckpt; }
 
-# The exit status of a benchmark as a steps.tsv entry: 0 ok, 77 skipped (no device), 124
-# timed out, else failed.
-record_run() {  # record_run NAME STATUS SECONDS DETAIL
-  local name=$1 status=$2 seconds=$3 detail=$4
+# The exit status of a benchmark as a steps.tsv entry: 0 ok, 77 skipped (the reason is the
+# run's "skipped: ..." line in LOG), 124 timed out, else failed.
+record_run() {  # record_run NAME STATUS SECONDS DETAIL LOG
+  local name=$1 status=$2 seconds=$3 detail=$4 log=$5
   case "$status" in
     0) printf '%s\tok\t%s\t%s\n' "$name" "$seconds" "$detail" >>"$steps" ;;
-    77) printf '%s\tskipped\t%s\t%s\n' "$name" "$seconds" "no CUDA device" >>"$steps" ;;
+    77) printf '%s\tskipped\t%s\t%s\n' "$name" "$seconds" \
+      "$(sed -n 's/^skipped: //p' "$log" | head -1)" >>"$steps" ;;
     124) printf '%s\tfailed\t%s\t%s\n' "$name" "$seconds" "timed out after $seconds s" >>"$steps" ;;
     *) printf '%s\tfailed\t%s\t%s\n' "$name" "$seconds" "exit $status" >>"$steps" ;;
   esac
@@ -138,13 +140,13 @@ record_run() {  # record_run NAME STATUS SECONDS DETAIL
 
 # step_pair DEVICE MODEL CHECKPOINTING CAP_SECONDS FLAGS...: `t5zero bench` then
 # bench_step_torch.py on the batch t5zero chose (or PyTorch's own --batch_size auto when t5zero
-# failed), each within CAP_SECONDS and the budget's remainder, then the comparison line.
+# failed), each within CAP_SECONDS and the budget's remainder, then the comparison. The JSON
+# files go to $step_dir; write_results.py copies them into results.json.
 step_pair() {
   local device=$1 model=$2 ckpt=$3 cap=$4
   shift 4
   local name=bench-step-$device-$model-$(ckpt_tag "$ckpt")
-  local ours_json=$out/step_${device}_${model}_$(ckpt_tag "$ckpt")_t5zero.json
-  local torch_json=${ours_json%_t5zero.json}_torch.json
+  local ours=$step_dir/${name#bench-step-}-t5zero torch=$step_dir/${name#bench-step-}-torch
   local reserve=20 left limit t0 seconds status
   left=$(($(remaining) - reserve))
   if ((left < 30)); then
@@ -156,21 +158,20 @@ step_pair() {
   echo "== $name-t5zero (cap $limit s)"
   t0=$(date +%s)
   timeout "$limit" "$build/tools/t5zero" bench --model_id "$model" --gradient_checkpointing "$ckpt" \
-    "$@" --json "$ours_json"
-  status=$?
+    "$@" --json "$ours.json" 2>&1 | tee "$ours.log"
+  status=${PIPESTATUS[0]}
   seconds=$(($(date +%s) - t0))
-  record_run "$name-t5zero" "$status" "$seconds" ""
+  record_run "$name-t5zero" "$status" "$seconds" "" "$ours.log"
   if ((status == 77)); then
-    record "$name-torch" skipped "no CUDA device"
+    record "$name-torch" skipped "$(sed -n 's/^skipped: //p' "$ours.log" | head -1)"
     return
   fi
-  local torch_flags=("$@")
-  local detail=""
+  local torch_flags=("$@") detail=""
   if ((status == 0)); then
-    step_jsons+=("$ours_json")
+    step_jsons+=("$ours.json")
     local batch
     batch=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["batch_size"])' \
-      "$ours_json")
+      "$ours.json")
     torch_flags+=(--batch_size "$batch")  # the last --batch_size wins
   else
     detail="batch from PyTorch's own search: t5zero did not run"
@@ -184,18 +185,19 @@ step_pair() {
   limit=$((cap < left ? cap : left))
   echo "== $name-torch (cap $limit s)"
   t0=$(date +%s)
-  timeout "$limit" "$python" "$root/tools/bench/bench_step_torch.py" --model_id "$model" \
-    --gradient_checkpointing "$ckpt" "${torch_flags[@]}" --json "$torch_json"
-  status=$?
+  timeout "$limit" "$python" -u "$root/tools/bench/bench_step_torch.py" --model_id "$model" \
+    --gradient_checkpointing "$ckpt" "${torch_flags[@]}" --json "$torch.json" 2>&1 |
+    tee "$torch.log"
+  status=${PIPESTATUS[0]}
   seconds=$(($(date +%s) - t0))
   if ((status == 3)); then
     status=0
     detail="PyTorch ran out of memory at t5zero's batch"
   fi
-  record_run "$name-torch" "$status" "$seconds" "$detail"
-  [[ -f "$torch_json" ]] && step_jsons+=("$torch_json")
-  if [[ -f "$ours_json" && -f "$torch_json" ]]; then
-    python3 "$root/tools/device/compare_steps.py" "$ours_json" "$torch_json"
+  record_run "$name-torch" "$status" "$seconds" "$detail" "$torch.log"
+  [[ -f "$torch.json" ]] && step_jsons+=("$torch.json")
+  if [[ -f "$ours.json" && -f "$torch.json" ]]; then
+    python3 "$root/tools/device/compare_steps.py" "$ours.json" "$torch.json"
   fi
 }
 
@@ -310,6 +312,9 @@ fi
 # One training step, ours then PyTorch's on the same batch. GPU: flan-t5-base and flan-t5-xl,
 # without and with checkpointing; dry run: t5-micro on the CPU, and the GPU runs skipped.
 step_jsons=()
+step_dir=$build/step-bench  # not OUTDIR: the device tool brings back at most 8 files
+rm -rf "$step_dir"
+mkdir -p "$step_dir"
 if [[ "$mode" == gpu ]]; then
   common=(--device cuda --bf16 true --source_length 512 --target_length 128 --steps 3 --warmup 1
     --peak_tflops "$peak")

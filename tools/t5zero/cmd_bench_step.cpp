@@ -178,9 +178,14 @@ int64_t largest_fitting_batch(TrainingStep& step, const T5Config& config, const 
 
 // The profile of the measured steps, per step, against their mean wall time.
 void print_profile(const std::vector<autograd::OpTiming>& timings, int64_t steps,
-                   double step_seconds) {
+                   double step_seconds, Device device) {
   const double per_step = 1e3 / static_cast<double>(steps);  // seconds in total -> ms per step
   std::printf("\nwhere a step's time goes (ms per step; forward = time since the previous op)\n");
+  if (device.is_cuda()) {
+    std::printf(
+        "(on a GPU this is host time: kernels run asynchronously, so an op that waits "
+        "for the device is charged the work queued before it)\n");
+  }
   std::printf("  %-18s %10s %10s %10s %7s %9s %9s\n", "op", "forward", "backward", "total", "share",
               "fwd calls", "bwd calls");
   double attributed = 0;
@@ -445,7 +450,7 @@ int run_step_bench(const StepBenchOptions& options) {
   if (profile) {
     double total = 0;
     for (double t : r.seconds) total += t;
-    print_profile(timings, o.steps, total / static_cast<double>(o.steps));
+    print_profile(timings, o.steps, total / static_cast<double>(o.steps), o.device);
   }
   if (!o.json_path.empty()) write_json(o, r);
   return 0;

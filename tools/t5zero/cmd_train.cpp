@@ -5,9 +5,9 @@
 #include <string>
 
 #include "commands.h"
+#include "dist/communicator.h"
 #include "flags.h"
 #include "tensor/error.h"
-#include "dist/communicator.h"
 #include "train/train_job.h"
 #include "train/training_args.h"
 
@@ -69,6 +69,8 @@ void add_flags(FlagSet& flags, const TrainingArgs& d) {
   flags.add_int("max_eval_samples", d.max_eval_samples,
                 "> 0: evaluate on the first N rows of the eval split");
   flags.add_int("num_threads", d.num_threads, "CPU threads (0: OpenMP's default)");
+  flags.add_string("device", d.device,
+                   "auto (this rank's GPU when one is visible, else the CPU), cpu or cuda");
   flags.add_bool("progress", d.progress, "draw the progress bar even when stderr is no terminal");
   flags.add_int("print_examples", d.print_examples,
                 "at the end, summarize this many eval rows with the final model and print them");
@@ -109,6 +111,7 @@ TrainingArgs read_flags(const FlagSet& flags) {
   a.resume_from_checkpoint = flags.get_string("resume_from_checkpoint");
   a.max_eval_samples = flags.get_int("max_eval_samples");
   a.num_threads = static_cast<int>(flags.get_int("num_threads"));
+  a.device = flags.get_string("device");
   a.progress = flags.get_bool("progress");
   a.print_examples = flags.get_int("print_examples");
   return a;

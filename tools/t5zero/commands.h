@@ -5,6 +5,7 @@ namespace t5zero::cli {
 
 // Each returns the process exit status; argv[0] is "t5zero", argv[1] the subcommand name.
 int run_bench(int argc, char** argv);
+int run_consolidate(int argc, char** argv);
 int run_estimate(int argc, char** argv);
 int run_eval(int argc, char** argv);
 int run_generate(int argc, char** argv);

@@ -20,6 +20,8 @@ struct Command {
 constexpr Command kCommands[] = {
     {"bench", "measure speed: a training step (--model_id), op micro-benchmarks (--ops)",
      t5zero::cli::run_bench},
+    {"consolidate", "a training checkpoint (ZeRO parts too) -> a Hugging Face model folder",
+     t5zero::cli::run_consolidate},
     {"estimate", "memory per GPU and per node for a model, hardware and ZeRO options; fits?",
      t5zero::cli::run_estimate},
     {"eval", "loss and ROUGE of a model on a prepared split", t5zero::cli::run_eval},
