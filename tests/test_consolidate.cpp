@@ -271,7 +271,7 @@ TEST_CASE("above --max_shard_size the weights are shards with an index, as save_
   ConsolidateOptions options;
   options.checkpoint = write_checkpoint(tmp.path, m, Precision::bf16, 3);
   options.output_dir = tmp.file("hf");
-  options.max_shard_bytes = 40'000;  // t5-micro's fp32 weights are about 220 kB
+  options.max_shard_bytes = 40'000;  // t5-micro's fp32 weights are about 260 kB
   const ConsolidateReport report = consolidate_checkpoint(options);
   CHECK(ShardedCheckpointReader::open(options.output_dir).shard_count() > 2);
   CHECK(!fs::exists(options.output_dir + "/model.safetensors"));
@@ -285,13 +285,15 @@ TEST_CASE("an empty output folder is filled; a non-empty one is refused and left
   const Masters m;
   ConsolidateOptions options;
   options.checkpoint = write_checkpoint(tmp.path, m, Precision::bf16, 3);
-  options.output_dir = tmp.file("hf");
+  options.output_dir = tmp.file("hf") + "/";  // a trailing slash names the same folder
   fs::create_directories(options.output_dir);
   consolidate_checkpoint(options);
   check_output(options.output_dir, m, DType::f32);
+  CHECK(tmp.entries() == std::vector<std::string>{"checkpoint-12", "hf"});
 
   const std::string error = consolidate_error(options);
   CHECK(contains(error, options.output_dir + ": exists and is not empty"));
+  CHECK(tmp.entries() == std::vector<std::string>{"checkpoint-12", "hf"});
   check_output(options.output_dir, m, DType::f32);
 }
 
@@ -409,7 +411,9 @@ TEST_CASE("bad checkpoints are refused, naming the file and the tensor, and leav
     options.checkpoint = write_checkpoint(tmp.path, m, Precision::bf16, 1);
     fs::remove(options.checkpoint + "/optimizer.safetensors");
     error = consolidate_error(options);
-    CHECK(contains(error, "optimizer.safetensors"));
+    CHECK(contains(error,
+                   "trainer_state.json says a bf16 run of one process, but its fp32 "
+                   "master weights, optimizer.safetensors, are missing"));
   }
   SUBCASE("an fp32 run whose model is not fp32") {
     options.checkpoint = write_checkpoint(tmp.path, m, Precision::bf16, 1);
@@ -428,8 +432,8 @@ TEST_CASE("bad checkpoints are refused, naming the file and the tensor, and leav
     }
     save_safetensors(options.checkpoint + "/model.safetensors", tensors);
     error = consolidate_error(options);
-    CHECK(contains(error, options.checkpoint + ": missing tensor 'decoder.final_layer_norm.weight' "
-                                               "in the model weights"));
+    CHECK(contains(error, options.checkpoint + "/model.safetensors: missing tensor "
+                                               "'decoder.final_layer_norm.weight'"));
   }
   SUBCASE("an fp32 run whose model has a tensor config.json's model lacks") {
     options.checkpoint = write_checkpoint(tmp.path, m, Precision::fp32, 1);

@@ -103,6 +103,8 @@ void Variable::backward(const Tensor& grad_output) const {
   }
   T5_CHECK(seed.shape() == data().shape(), "backward(): gradient of shape ",
            shape_str(seed.shape()), " for a variable of shape ", shape_str(data().shape()));
+  // A seed made on the host (the usual 1, a loss scale) joins the output on its device.
+  seed = seed.to(data().device());
   if (is_leaf()) {
     accumulate_leaf(state_->grad, seed);
     return;

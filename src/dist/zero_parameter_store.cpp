@@ -3,19 +3,12 @@
 #include <algorithm>
 #include <limits>
 
+#include "dist/zero_partition.h"
 #include "tensor/error.h"
 
 namespace t5zero::dist {
 
 using models::ParamId;
-
-namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
-
-}  // namespace
 
 ZeroParameterStore::ZeroParameterStore(DType dtype, Device device, Communicator& comm,
                                        ZeroOptions options)
@@ -41,7 +34,7 @@ void ZeroParameterStore::sync_partitions() const {
     const ParamId id{static_cast<int32_t>(partitions_.size())};
     Partition p;
     p.numel = shape_numel(spec(id).shape);
-    p.shard_size = ceil_div(p.numel, world);
+    p.shard_size = zero_shard_size(p.numel, world);
     p.shard = Tensor::zeros({p.shard_size}, dtype(), device());
     p.persistent = p.numel <= options_.persistence_threshold;
     partitions_.push_back(std::move(p));
@@ -74,8 +67,7 @@ int64_t ZeroParameterStore::local_offset(ParamId id) const {
 Tensor ZeroParameterStore::local_part(ParamId id) const {
   const Partition& p = partition(id);
   // The shard without its padding: what this rank's optimizer updates.
-  const int64_t valid = std::clamp<int64_t>(p.numel - local_offset(id), 0, p.shard_size);
-  return p.shard.narrow(0, 0, valid);
+  return p.shard.narrow(0, 0, zero_flat_part(p.numel, comm_.rank(), comm_.size()).numel);
 }
 
 void ZeroParameterStore::all_gather_into_variable(ParamId id) {

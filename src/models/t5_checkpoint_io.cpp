@@ -136,7 +136,10 @@ void save_t5_folder(const T5ForConditionalGeneration& model, const std::string& 
   }
   const fs::path dir(folder);
   fs::create_directories(dir);
-  write_t5_config(model.config(), (dir / "config.json").string());
+  // As save_pretrained: torch_dtype names the dtype the weights are saved in.
+  T5Config config = model.config();
+  config.torch_dtype = store.dtype() == DType::bf16 ? "bfloat16" : "float32";
+  write_t5_config(config, (dir / "config.json").string());
   write_file_atomically((dir / "generation_config.json").string(),
                         generation_config_json(generation_config_from_model(model.config())));
 

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "dist/zero_partition.h"
 #include "io/safetensors_reader.h"
 #include "io/t5_config.h"
 #include "models/parameter_store.h"
@@ -23,19 +24,6 @@ using models::ParamId;
 namespace {
 
 constexpr const char* kMasterPrefix = "master.";
-
-// The elements [offset, offset + numel) of a flattened parameter that rank `rank` of `world`
-// holds: ZeRO's layout (dist/zero_parameter_store.h), s = ceil(numel / W) per rank.
-struct FlatPart {
-  int64_t offset = 0;
-  int64_t numel = 0;
-};
-
-FlatPart zero_flat_part(int64_t numel, int64_t rank, int64_t world) {
-  const int64_t per_rank = (numel + world - 1) / world;
-  const int64_t offset = rank * per_rank;
-  return {offset, std::clamp<int64_t>(numel - offset, 0, per_rank)};
-}
 
 // "a, b, c", the first few of a long list and how many there are in all.
 std::string list_names(const std::vector<std::string>& names) {
@@ -123,10 +111,14 @@ std::vector<SafetensorsReader> open_rank_files(const fs::path& checkpoint, int64
 void read_fp32_model(const fs::path& checkpoint, models::ParameterStore& store,
                      ConsolidateReport& report) {
   const ShardedCheckpointReader files = ShardedCheckpointReader::open(checkpoint.string());
+  // The reader prefers model.safetensors to an index, as transformers does.
+  const std::string weights_file = fs::exists(checkpoint / kSafetensorsWeightsName)
+                                       ? kSafetensorsWeightsName
+                                       : kSafetensorsIndexName;
   for (ParamId id : store.ids()) {
     const models::ParameterSpec& spec = store.spec(id);
-    T5_CHECK(files.contains(spec.name), checkpoint.string(), ": missing tensor '", spec.name,
-             "' in the model weights (an fp32 run's weights are its master weights)");
+    T5_CHECK(files.contains(spec.name), (checkpoint / weights_file).string(), ": missing tensor '",
+             spec.name, "' (an fp32 run's weights are its master weights)");
     check_f32_tensor(files.info(spec.name), spec.shape, files.shard(spec.name).source());
     store.assign(id, files.load(spec.name));
   }
@@ -134,16 +126,17 @@ void read_fp32_model(const fs::path& checkpoint, models::ParameterStore& store,
     T5_CHECK(store.contains(name), files.shard(name).source(), ": tensor '", name,
              "' names no parameter of the model config.json describes");
   }
-  // The reader prefers model.safetensors to an index, as transformers does.
-  report.master_files = {fs::exists(checkpoint / kSafetensorsWeightsName) ? kSafetensorsWeightsName
-                                                                          : kSafetensorsIndexName};
+  report.master_files = {weights_file};
 }
 
 // bf16 runs in one process: optimizer.safetensors holds full-shape "master.<name>" tensors.
 void read_single_process_masters(const fs::path& checkpoint, models::ParameterStore& store,
                                  ConsolidateReport& report) {
-  const SafetensorsReader file =
-      SafetensorsReader::open((checkpoint / optimizer_state_file(0, 1)).string());
+  const fs::path path = checkpoint / optimizer_state_file(0, 1);
+  T5_CHECK(fs::is_regular_file(path), checkpoint.string(), ": ", kTrainerStateFile,
+           " says a bf16 run of one process, but its fp32 master weights, ",
+           optimizer_state_file(0, 1), ", are missing");
+  const SafetensorsReader file = SafetensorsReader::open(path.string());
   for (ParamId id : store.ids()) {
     const models::ParameterSpec& spec = store.spec(id);
     const std::string name = kMasterPrefix + spec.name;
@@ -166,7 +159,7 @@ void read_partitioned_masters(const fs::path& checkpoint, int64_t world,
     Tensor full = Tensor::empty({numel}, DType::f32);
     for (int64_t r = 0; r < world; ++r) {
       const SafetensorsReader& file = files[static_cast<size_t>(r)];
-      const FlatPart part = zero_flat_part(numel, r, world);
+      const dist::FlatPart part = dist::zero_flat_part(numel, r, world);
       T5_CHECK(file.contains(name), file.source(), ": missing tensor '", name, "'");
       check_f32_tensor(file.info(name), {part.numel}, file.source());
       if (part.numel > 0) full.narrow(0, part.offset, part.numel).copy_(file.load(name));
@@ -223,7 +216,9 @@ ConsolidateReport consolidate_checkpoint(const ConsolidateOptions& options) {
   report.elements = store.numel();
 
   // Everything is read and checked; now write, beside the target, and rename when complete.
-  const fs::path output(options.output_dir);
+  // "out/" names the folder out: the temporary goes beside it, not into it.
+  fs::path output = fs::path(options.output_dir).lexically_normal();
+  if (!output.has_filename()) output = output.parent_path();
   const fs::path temporary(output.string() + ".tmp-" + std::to_string(::getpid()));
   fs::remove_all(temporary);
   try {

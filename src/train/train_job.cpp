@@ -18,6 +18,7 @@
 #include "models/t5_init.h"
 #include "models/t5_model.h"
 #include "tensor/error.h"
+#include "train/eval_outputs.h"
 #include "train/mixed_precision.h"
 
 namespace t5zero {
@@ -25,20 +26,6 @@ namespace t5zero {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool has_tokenizer(const std::string& folder) {
-  return !folder.empty() && fs::is_regular_file(fs::path(folder) / "spiece.model");
-}
-
-// The tokenizer that decodes summaries: the model folder's, else the one prepare used.
-std::string find_tokenizer_folder(const models::ResolvedModel& model,
-                                  const TokenDatasetMetadata& metadata) {
-  if (model.id.source != ModelSource::builtin && has_tokenizer(model.id.folder)) {
-    return model.id.folder;
-  }
-  if (has_tokenizer(metadata.tokenizer_path)) return metadata.tokenizer_path;
-  return "";
-}
 
 std::string model_source_name(ModelSource source) {
   switch (source) {

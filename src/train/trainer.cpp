@@ -10,6 +10,7 @@
 #include "io/json_writer.h"
 #include "optim/grad_clip.h"
 #include "tensor/error.h"
+#include "train/eval_outputs.h"
 #include "train/progress_bar.h"
 #include "train/stop_signal.h"
 
@@ -81,15 +82,8 @@ Trainer::Trainer(TrainerSetup setup, const models::T5ForConditionalGeneration& m
 }
 
 EvalOptions Trainer::eval_options() const {
-  EvalOptions o;
-  o.batch_size = setup_.args.per_device_eval_batch_size;
-  o.max_samples = setup_.args.max_eval_samples;
-  o.generate = setup_.tokenizer != nullptr;
-  o.generation = models::generation_options(generation_config_from_model(model_.config()));
-  o.generation.max_length = setup_.args.generation_max_length;
-  o.generation.num_beams = setup_.args.generation_num_beams;
-  o.pad_id = setup_.pad_id;
-  return o;
+  return recipe_eval_options(model_.config(), setup_.args, setup_.pad_id,
+                             setup_.tokenizer != nullptr);
 }
 
 TrainerState Trainer::state() const {
@@ -291,17 +285,8 @@ EvalResult Trainer::run_evaluation() {
   }
   line += detail::concat(" (", result.samples, " samples, ", format("%.1f", result.seconds), " s)");
   print(line);
-  if (result.generated && is_writer()) {
-    // The latest evaluation's texts, one JSON string per line: `t5zero rouge` recomputes the
-    // scores from them.
-    const auto write_texts = [&](const char* name, const std::vector<std::string>& texts) {
-      std::string lines;
-      for (const std::string& text : texts) lines += json_quote(text) + "\n";
-      write_file_atomically((std::filesystem::path(setup_.output_dir) / name).string(), lines);
-    };
-    write_texts("eval_predictions.jsonl", result.predictions);
-    write_texts("eval_references.jsonl", result.references);
-  }
+  // The texts, one JSON string per line: `t5zero rouge` recomputes the scores from them.
+  if (result.generated && is_writer()) write_eval_texts(setup_.output_dir, result);
   return result;
 }
 

@@ -113,7 +113,11 @@ std::string items_text(const std::vector<MemoryItem>& items) {
     out += format("  %-58s %9.2f GiB   %s\n", item.name.c_str(), gib(item.bytes),
                   item.formula.c_str());
   }
-  if (items.empty()) out += "  (nothing: no state is offloaded)\n";
+  if (items.empty()) {
+    out +=
+        "  (nothing offloaded; the processes themselves and the page cache of mmap'd\n"
+        "   checkpoints and datasets are not counted)\n";
+  }
   return out;
 }
 
