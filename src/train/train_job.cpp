@@ -147,7 +147,7 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
   job.plan = plan_training(args, epochs.optimizer_steps(), config.d_model);
   const TrainingPlan& plan = job.plan;
   fs::create_directories(job.output_dir);
-  if (plan.deepspeed) {
+  if (plan.deepspeed && rank == 0) {
     out << format_resolution_report(*plan.deepspeed);
     out << "resolved DeepSpeed config saved to "
         << save_resolved_config(*plan.deepspeed, job.output_dir) << "\n";

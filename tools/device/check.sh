@@ -145,9 +145,11 @@ record_run() {  # record_run NAME STATUS SECONDS DETAIL LOG
 step_pair() {
   local device=$1 model=$2 ckpt=$3 cap=$4
   shift 4
-  local name=bench-step-$device-$model-$(ckpt_tag "$ckpt")
-  local ours=$step_dir/${name#bench-step-}-t5zero torch=$step_dir/${name#bench-step-}-torch
-  local reserve=20 left limit t0 seconds status
+  local tag name ours torch reserve=20 left limit t0 seconds status
+  tag=$device-$model-$(ckpt_tag "$ckpt")
+  name=bench-step-$tag
+  ours=$step_dir/$tag-t5zero
+  torch=$step_dir/$tag-torch
   left=$(($(remaining) - reserve))
   if ((left < 30)); then
     record "$name-t5zero" skipped "out of budget"
@@ -255,9 +257,9 @@ if [[ -d "$kit/debs" ]]; then
     "-Dsimdjson_DIR=$lib/cmake/simdjson"
     "-Ddoctest_DIR=$prefix/usr/lib/cmake/doctest"
     "-DCBLAS_INCLUDE_DIR=$prefix/usr/include/x86_64-linux-gnu/openblas-pthread"
-    "-DMPI_CXX_SKIP_MPICXX=ON"
-    "-DMPI_CXX_LIBRARIES=$lib/openmpi/lib/libmpi.so"
-    "-DMPI_CXX_ADDITIONAL_INCLUDE_DIRS=$lib/openmpi/include"
+    # Libraries and headers given: FindMPI skips the compiler wrappers (whose paths are Debian's).
+    "-DMPI_C_LIBRARIES=$lib/openmpi/lib/libmpi.so"
+    "-DMPI_C_ADDITIONAL_INCLUDE_DIRS=$lib/openmpi/include;$lib/openmpi/include/openmpi"
     "-DMPIEXEC_EXECUTABLE=$prefix/usr/bin/mpirun")
   echo "== kit: $kit ($(grep -vc '^#' "$kit/MANIFEST") packages) unpacked in $prefix"
 else
@@ -265,7 +267,9 @@ else
 fi
 
 # ---- build --------------------------------------------------------------------------------------
-cuda_tests=$(cd tests && ls test_cuda_*.cpp | sed 's/\.cpp$//' | tr '\n' ' ')
+# Every executable behind the ctest label "cuda": test_cuda_* and the MPI ones, mpi_test_cuda_*.
+cuda_tests=$(cd tests && ls test_cuda_*.cpp mpi_test_cuda_*.cpp 2>/dev/null | sed 's/\.cpp$//' |
+  tr '\n' ' ')
 if ! step configure timeout "$(remaining)" cmake "${cmake_args[@]}"; then
   python3 "$root/tools/device/write_results.py" "$out/results.json" "$mode" "$steps" /none
   finish 1
