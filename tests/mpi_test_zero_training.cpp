@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "temp_folder.h"
@@ -19,15 +20,29 @@
 using namespace t5zero;
 using namespace t5zero::testing;
 
-TEST_CASE("ZeRO-3 over W ranks trains as one process accumulating W micro-batches") {
+TEST_CASE("ZeRO stages 2 and 3 over W ranks train as one process accumulating W micro-batches") {
   const int world = g_comm->size();
-  for (const bool bf16 : {false, true}) {
-    CAPTURE(bf16);
-    const std::string folder = shared_folder(bf16 ? "zero_bf16" : "zero_fp32");
-    if (g_comm->rank() == 0) testing::write_rows_dataset(folder + "/data", 256);
+  struct Case {
+    int stage;
+    bool bf16;
+  };
+  for (const Case c : {Case{3, false}, Case{3, true}, Case{2, false}}) {
+    CAPTURE(c.stage);
+    CAPTURE(c.bf16);
+    const bool bf16 = c.bf16;
+    const std::string folder =
+        shared_folder("zero_stage" + std::to_string(c.stage) + (bf16 ? "_bf16" : "_fp32"));
+    if (g_comm->rank() == 0) {
+      testing::write_rows_dataset(folder + "/data", 256);
+      std::ofstream(folder + "/ds.json")
+          << "{\"zero_optimization\": {\"stage\": " << c.stage
+          << "}, \"bf16\": {\"enabled\": \"auto\"}, \"train_micro_batch_size_per_gpu\": \"auto\", "
+             "\"gradient_accumulation_steps\": \"auto\", \"gradient_clipping\": \"auto\"}";
+    }
     g_comm->barrier();
 
     TrainingArgs args = run_args(folder, 2, bf16);
+    args.deepspeed = folder + "/ds.json";
     // Whole steps of the first epoch only: its last step differs by design (the distributed
     // sampler pads the epoch by repetition, one process takes what is left).
     const int64_t steps = std::min<int64_t>(4, kTrainRows / (2 * world));
@@ -37,8 +52,8 @@ TEST_CASE("ZeRO-3 over W ranks trains as one process accumulating W micro-batche
     const TrainJobResult zero = run_training_job(args, log, {}, g_comm);
     REQUIRE(zero.train.steps.size() == static_cast<size_t>(steps));
     if (g_comm->rank() == 0) {
-      CHECK(log.str().find("ZeRO stage 3 over " + std::to_string(world) + " ranks") !=
-            std::string::npos);
+      CHECK(log.str().find("ZeRO stage " + std::to_string(c.stage) + " over " +
+                           std::to_string(world) + " ranks") != std::string::npos);
       TrainingArgs single_args = args;
       single_args.output_dir = folder + "/single";
       single_args.gradient_accumulation_steps = world;
