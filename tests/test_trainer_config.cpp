@@ -71,7 +71,7 @@ TEST_CASE("the recipe's four DeepSpeed configs resolve as HF resolves them") {
     for (const NotYetHonoured& key : plan.deepspeed->not_yet_honoured) not_yet += key.key + " ";
     CHECK(!contains(not_yet, "zero_optimization.stage "));
     CHECK(contains(not_yet, "zero_optimization.stage3_prefetch_bucket_size "));
-    CHECK(contains(not_yet, "zero_optimization.offload_optimizer.device ") == offload);
+    CHECK(!contains(not_yet, "zero_optimization.offload_optimizer.device "));
     CHECK(contains(not_yet, "zero_optimization.offload_param.device ") == offload);
   }
 }

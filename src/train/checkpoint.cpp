@@ -266,8 +266,13 @@ TrainerState load_checkpoint(const std::string& folder,
       read("master." + spec.name, shape, masters.master_tensor(id));
     }
   }
-  // The masters are the truth; the bf16 weights are their rounding (equal to the saved ones).
-  masters.copy_masters_to_model();
+  if (masters.precision() == Precision::bf16) {
+    // The masters are the truth; the bf16 weights are their rounding (equal to the saved ones).
+    masters.copy_masters_to_model();
+  } else {
+    // fp32: the saved weights are the masters (a copy of them when the optimizer is offloaded).
+    masters.copy_model_to_masters();
+  }
   masters.zero_gradients();
   return state;
 }

@@ -101,7 +101,7 @@ constexpr KnownKey kKnownKeys[] = {
     {"zero_optimization.load_from_fp32_weights", Support::not_yet_honoured},
     {"zero_optimization.ignore_unused_parameters", Support::not_yet_honoured},
     {"zero_optimization.offload_optimizer", Support::section},
-    {"zero_optimization.offload_optimizer.device", Support::not_yet_honoured},
+    {"zero_optimization.offload_optimizer.device", Support::honoured},
     {"zero_optimization.offload_optimizer.pin_memory", Support::not_yet_honoured},
     {"zero_optimization.offload_optimizer.buffer_count", Support::not_yet_honoured},
     {"zero_optimization.offload_optimizer.fast_init", Support::not_yet_honoured},

@@ -26,18 +26,28 @@ std::span<float> host_span(const Tensor& t, const char* what) {
 }  // namespace
 
 MasterParameters::MasterParameters(models::ParameterStore& store, Precision precision)
-    : store_(&store), precision_(precision) {
+    : MasterParameters(store, precision, store.device()) {}
+
+MasterParameters::MasterParameters(models::ParameterStore& store, Precision precision,
+                                   Device optimizer_device)
+    : store_(&store),
+      precision_(precision),
+      optimizer_device_(optimizer_device),
+      masters_are_parameters_(precision == Precision::fp32 && optimizer_device == store.device()) {
+  T5_CHECK(optimizer_device == store.device() || optimizer_device.is_cpu(),
+           "mixed precision: the optimizer state can live beside the weights (",
+           store.device().str(), ") or on the host, not on ", optimizer_device.str());
   T5_CHECK(store.dtype() == dtype_of_precision(precision), "mixed precision: a ",
            precision == Precision::bf16 ? "bf16" : "fp32", " run needs a ",
            dtype_name(dtype_of_precision(precision)), " parameter store, got ",
            dtype_name(store.dtype()));
-  const Device device = store.device();
+  const Device device = optimizer_device;
   for (ParamId id : store.ids()) {
     Slot s;
     s.id = id;
     s.numel = store.local_numel(id);
     const Shape flat{s.numel};
-    if (precision == Precision::bf16) s.master = Tensor::zeros(flat, DType::f32, device);
+    if (!masters_are_parameters_) s.master = Tensor::zeros(flat, DType::f32, device);
     s.gradient = Tensor::zeros(flat, DType::f32, device);
     s.exp_avg = Tensor::zeros(flat, DType::f32, device);
     s.exp_avg_sq = Tensor::zeros(flat, DType::f32, device);
@@ -60,7 +70,7 @@ MasterParameters::Slot& MasterParameters::slot(ParamId id) {
 
 Tensor MasterParameters::master_tensor(ParamId id) {
   Slot& s = slot(id);
-  return precision_ == Precision::bf16 ? s.master : store_->local_part(id);
+  return masters_are_parameters_ ? store_->local_part(id) : s.master;
 }
 
 Tensor MasterParameters::gradient_tensor(ParamId id) {
@@ -95,7 +105,7 @@ void MasterParameters::add_gradient(ParamId id, const Tensor& local_gradient) {
   Slot& s = slot(id);
   T5_CHECK(local_gradient.numel() == s.numel, "parameter '", store_->spec(id).name,
            "': gradient of ", local_gradient.numel(), " elements for a local part of ", s.numel);
-  if (!s.gradient.device().is_cpu()) {
+  if (!s.gradient.device().is_cpu()) {  // the optimizer beside weights on a GPU
     s.gradient.copy_(ops::add(
         s.gradient, local_gradient.to(s.gradient.device()).to(DType::f32).view({s.numel})));
     return;
@@ -140,7 +150,9 @@ void MasterParameters::scale_gradients(float coefficient) {
 
 std::vector<AdamWSpan> MasterParameters::adamw_spans(const std::vector<ParamId>& ids) {
   std::vector<AdamWSpan> spans;
-  const Device device = store_->device();
+  const Device device = optimizer_device_;
+  // In bf16 the update writes the weights' rounding in the same pass, when they are at hand.
+  const bool copy_out = precision_ == Precision::bf16 && optimizer_device_ == store_->device();
   for (ParamId id : ids) {
     Slot& s = slot(id);
     AdamWSpan span;
@@ -149,7 +161,7 @@ std::vector<AdamWSpan> MasterParameters::adamw_spans(const std::vector<ParamId>&
     span.exp_avg = s.exp_avg.data<float>();
     span.exp_avg_sq = s.exp_avg_sq.data<float>();
     span.numel = s.numel;
-    if (precision_ == Precision::bf16) span.params_bf16 = store_->local_part(id).data<bf16>();
+    if (copy_out) span.params_bf16 = store_->local_part(id).data<bf16>();
     if (device.is_cuda()) span.cuda_device = device.index;
     spans.push_back(span);
   }
@@ -157,14 +169,24 @@ std::vector<AdamWSpan> MasterParameters::adamw_spans(const std::vector<ParamId>&
 }
 
 void MasterParameters::copy_masters_to_model() {
-  if (precision_ != Precision::bf16) return;  // the masters are the parameters
-  for (Slot& s : slots_) store_->local_part(s.id).copy_(s.master);
+  if (!masters_are_parameters_) {
+    for (Slot& s : slots_) store_->local_part(s.id).copy_(s.master);
+  }
   store_->local_parts_updated();
 }
 
 void MasterParameters::copy_model_to_masters() {
-  if (precision_ != Precision::bf16) return;
+  if (masters_are_parameters_) return;
   for (Slot& s : slots_) s.master.copy_(store_->local_part(s.id));
+}
+
+void MasterParameters::finish_step() {
+  const bool copied_out = precision_ == Precision::bf16 && optimizer_device_ == store_->device();
+  if (masters_are_parameters_ || copied_out) {
+    store_->local_parts_updated();
+  } else {
+    copy_masters_to_model();  // offloaded: the host's updated masters go back to the weights
+  }
 }
 
 int64_t MasterParameters::master_bytes() const {

@@ -24,13 +24,19 @@ namespace t5zero {
 class MasterParameters {
  public:
   // The store's dtype must match the precision (f32 for fp32, bf16 for bf16). Installs itself
-  // as the store's gradient sink; the ranges live on the store's device.
+  // as the store's gradient sink. The ranges live on `optimizer_device`: the store's device by
+  // default, or the host with the store on a GPU (DeepSpeed's offload_optimizer: gradients
+  // come to the host, AdamW runs there, updated weights go back).
   MasterParameters(models::ParameterStore& store, Precision precision);
+  MasterParameters(models::ParameterStore& store, Precision precision, Device optimizer_device);
   ~MasterParameters();
   MasterParameters(const MasterParameters&) = delete;
   MasterParameters& operator=(const MasterParameters&) = delete;
 
   Precision precision() const { return precision_; }
+  Device optimizer_device() const { return optimizer_device_; }
+  // True when the fp32 masters are the store's own tensors (fp32, optimizer beside the weights).
+  bool masters_are_parameters() const { return masters_are_parameters_; }
   models::ParameterStore& store() const { return *store_; }
   size_t size() const { return slots_.size(); }
 
@@ -56,10 +62,13 @@ class MasterParameters {
   // Multiplies every accumulator by `coefficient` (clipping).
   void scale_gradients(float coefficient);
 
-  // AdamW spans of these parameters: master, accumulated gradient, moments, and in bf16 the
-  // store's weight as the copy-out target. After the optimizer ran, call
-  // store().local_parts_updated().
+  // AdamW spans of these parameters: master, accumulated gradient, moments, and in bf16 (with
+  // the optimizer beside the weights) the store's weight as the copy-out target. After the
+  // optimizer ran on every group, call finish_step().
   std::vector<AdamWSpan> adamw_spans(const std::vector<models::ParamId>& ids);
+  // Brings the model's weights up to date with the masters AdamW just updated: copies them over
+  // when the optimizer is offloaded, then store().local_parts_updated().
+  void finish_step();
 
   // After the masters were overwritten (a checkpoint loaded): the model's weights from them.
   void copy_masters_to_model();
@@ -75,7 +84,7 @@ class MasterParameters {
   struct Slot {
     models::ParamId id;
     int64_t numel = 0;  // this rank's part
-    Tensor master;      // bf16 only
+    Tensor master;      // unless the masters are the parameters
     Tensor gradient;
     Tensor exp_avg;
     Tensor exp_avg_sq;
@@ -85,6 +94,8 @@ class MasterParameters {
 
   models::ParameterStore* store_;
   Precision precision_;
+  Device optimizer_device_;
+  bool masters_are_parameters_ = false;
   std::vector<Slot> slots_;
 };
 

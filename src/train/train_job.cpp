@@ -193,7 +193,15 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
           << "' is not a parameter; ignored\n";
     }
   }
-  MasterParameters masters(store, plan.precision);
+  // DeepSpeed's offload_optimizer: the fp32 state and AdamW on the host, the weights on the GPU.
+  const bool offload_optimizer =
+      plan.deepspeed && plan.deepspeed->zero.offload_optimizer.device == OffloadDevice::cpu;
+  const Device optimizer_device = offload_optimizer ? Device::cpu() : device;
+  MasterParameters masters(store, plan.precision, optimizer_device);
+  if (offload_optimizer && !device.is_cpu()) {
+    out << "optimizer state and AdamW on the host (offload_optimizer), weights on "
+        << device.str() << "\n";
+  }
 
   const std::string tokenizer_folder = find_tokenizer_folder(resolved, metadata);
   std::optional<T5Tokenizer> tokenizer;

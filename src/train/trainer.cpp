@@ -215,7 +215,7 @@ StepRecord Trainer::train_step(const std::vector<int64_t>& order) {
   for (size_t g = 0; g < optimizer_.num_groups(); ++g) {
     optimizer_.step(g, masters_.adamw_spans(group_params_[g]));
   }
-  model_.store().local_parts_updated();
+  masters_.finish_step();
   scheduler_.advance();
   masters_.zero_gradients();
 

@@ -114,7 +114,7 @@ class TrainingStep {
                " and gradient norm ", clip.total_norm, ": not finite");
       if (clip.clipped) masters_->scale_gradients(static_cast<float>(clip.coefficient));
       optimizer_.step(0, masters_->adamw_spans(ids_));
-      store.local_parts_updated();
+      masters_->finish_step();
       masters_->zero_gradients();
     } else {
       T5_CHECK(std::isfinite(loss), "bench: step ", index, " gave a non-finite loss ", loss);
