@@ -12,6 +12,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "dist/zero_parameter_store.h"
+#include "io/json.h"
+#include "models/architectures.h"
+#include "models/t5_model.h"
 #include "temp_folder.h"
 #include "train/train_job.h"
 #include "train_test_data.h"
@@ -130,4 +134,57 @@ TEST_CASE("ZeRO-3 resume is exact across ranks: N steps equal N/2, save, resume,
 
 int main(int argc, char** argv) {
   return run_mpi_doctest(argc, argv);
+}
+
+TEST_CASE("ZeRO-3 sends what the theory says: 2 gathers and 1 reduce-scatter per parameter") {
+  // Per optimizer step of one micro-batch without activation checkpointing, each rank sends
+  // (W−1)·s·element bytes (s = its shard) for: two all-gathers of every partitioned parameter
+  // (forward, and backward's re-gather; the shared embedding's two forward uses take the place
+  // of the backward one, which needs no weights), one all-gather of every persistent parameter
+  // (refreshed after the optimizer step), and one reduce-scatter of every parameter's gradient.
+  // The final save gathers every partitioned parameter once more.
+  const int world = g_comm->size();
+  const std::string folder = shared_folder("zero_bytes");
+  if (g_comm->rank() == 0) testing::write_rows_dataset(folder + "/data", 256);
+  g_comm->barrier();
+  for (const bool bf16 : {false, true}) {
+    CAPTURE(bf16);
+    TrainingArgs args = run_args(folder, 2, bf16);
+    args.gradient_checkpointing = false;
+    args.max_steps = 3;
+    args.output_dir = folder + (bf16 ? "/bf16" : "/fp32");
+    std::ostringstream log;
+    run_training_job(args, log, {}, g_comm);
+
+    // The layout the run used: t5-micro on a ZeRO store with HF's threshold of 10·d_model.
+    const T5Config config = models::builtin_architecture("t5-micro");
+    dist::ZeroParameterStore store(bf16 ? DType::bf16 : DType::f32, Device::cpu(), *g_comm,
+                                   dist::ZeroOptions{3, 10 * config.d_model});
+    const models::T5ForConditionalGeneration model(config, store);
+    int64_t partitioned = 0, persistent = 0, all = 0;
+    for (models::ParamId id : store.ids()) {
+      (store.persistent(id) ? persistent : partitioned) += store.shard_size(id);
+      all += store.shard_size(id);
+    }
+    const int64_t element = bf16 ? 2 : 4;
+    const int64_t steps = args.max_steps;
+    const int64_t expected_gather =
+        (world - 1) * element * (steps * (2 * partitioned + persistent) + partitioned);
+    const int64_t expected_reduce_scatter = (world - 1) * element * steps * all;
+
+    if (g_comm->rank() == 0) {
+      const JsonValue zero =
+          JsonValue::parse_file(args.output_dir + "/run_summary.json").at("zero");
+      const JsonValue comm = zero.at("communication");
+      MESSAGE("all-gather bytes ", comm.get_int("all_gather_bytes"), " (theory ", expected_gather,
+              "), reduce-scatter bytes ", comm.get_int("reduce_scatter_bytes"), " (theory ",
+              expected_reduce_scatter, ")");
+      CHECK(comm.get_int("all_gather_bytes") == expected_gather);
+      CHECK(comm.get_int("reduce_scatter_bytes") == expected_reduce_scatter);
+      CHECK(zero.get_int("shard_bytes") == all * element);
+      CHECK(persistent > 0);  // the layer norms and relative-bias tables stay whole
+    }
+    g_comm->barrier();
+  }
+  if (g_comm->rank() == 0) std::filesystem::remove_all(folder);
 }

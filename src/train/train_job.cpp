@@ -87,9 +87,19 @@ void print_examples(const models::T5ForConditionalGeneration& model, const Token
 // What this rank held and sent under ZeRO (run_summary.json's "zero"): the numbers a
 // researcher compares with the theory — shards are 1/W of the parameters, an all-gather of a
 // parameter sends (W−1)/W of it from each rank.
-void write_zero_report(JsonWriter& json, const dist::ZeroParameterStore& store) {
+void write_zero_report(JsonWriter& json, const dist::ZeroParameterStore& store,
+                       const dist::CommStats& at_start) {
   const dist::Communicator& comm = store.communicator();
-  const dist::CommStats& c = comm.stats();
+  // This run's traffic: the communicator may have served earlier runs of the process.
+  dist::CommStats c = comm.stats();
+  c.all_gather_bytes -= at_start.all_gather_bytes;
+  c.all_gather_calls -= at_start.all_gather_calls;
+  c.reduce_scatter_bytes -= at_start.reduce_scatter_bytes;
+  c.reduce_scatter_calls -= at_start.reduce_scatter_calls;
+  c.all_reduce_bytes -= at_start.all_reduce_bytes;
+  c.all_reduce_calls -= at_start.all_reduce_calls;
+  c.broadcast_bytes -= at_start.broadcast_bytes;
+  c.broadcast_calls -= at_start.broadcast_calls;
   json.begin_object();
   json.key("stage").value(static_cast<int64_t>(store.options().stage));
   json.key("world_size").value(static_cast<int64_t>(comm.size()));
@@ -118,6 +128,7 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
                                 const std::function<void(const StepRecord&)>& on_step,
                                 dist::Communicator* comm) {
   TrainingArgs args = job_args;
+  const dist::CommStats comm_at_start = comm ? comm->stats() : dist::CommStats{};
   const int world = comm ? comm->size() : 1;
   const int rank = comm ? comm->rank() : 0;
   args.world_size = world;
@@ -199,8 +210,8 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
   const Device optimizer_device = offload_optimizer ? Device::cpu() : device;
   MasterParameters masters(store, plan.precision, optimizer_device);
   if (offload_optimizer && !device.is_cpu()) {
-    out << "optimizer state and AdamW on the host (offload_optimizer), weights on "
-        << device.str() << "\n";
+    out << "optimizer state and AdamW on the host (offload_optimizer), weights on " << device.str()
+        << "\n";
   }
 
   const std::string tokenizer_folder = find_tokenizer_folder(resolved, metadata);
@@ -265,8 +276,8 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
   summary.num_training_steps = plan.num_training_steps;
   summary.write_resolved_config = [&plan](JsonWriter& json) { write_training_plan(json, plan); };
   if (zero_store != nullptr) {
-    summary.write_zero_report = [zero_store](JsonWriter& json) {
-      write_zero_report(json, *zero_store);
+    summary.write_zero_report = [zero_store, comm_at_start](JsonWriter& json) {
+      write_zero_report(json, *zero_store, comm_at_start);
     };
   }
   const int64_t full_parameter_bytes =
