@@ -84,6 +84,18 @@ TEST_CASE("mpirun -np 2 t5zero train: ZeRO-3 over two ranks, one writer, a loada
   const SafetensorsReader model = SafetensorsReader::open(folder.file("out/model.safetensors"));
   CHECK(model.contains("shared.weight"));
   CHECK(model.load("shared.weight").shape() == Shape{256, 32});
+
+  // Resuming the 2-rank checkpoint in one process is refused with the reason, not misread.
+  const std::string resume_log = folder.file("resume.txt");
+  const std::string command = t5zero_binary() + " " + args +
+                              " --max_steps 6 --resume_from_checkpoint latest > " + resume_log +
+                              " 2>&1";
+  const int resume_status = std::system(command.c_str());
+  const std::string resume_text = read_file_bytes(resume_log);
+  INFO(resume_text);
+  CHECK(WIFEXITED(resume_status));
+  CHECK(WEXITSTATUS(resume_status) == 1);
+  CHECK(resume_text.find("world size 2") != std::string::npos);
 }
 
 TEST_CASE("mpirun -np 2 t5zero train with a missing dataset ends the job with the message") {
