@@ -5,11 +5,11 @@
 #include <string>
 
 #include "commands.h"
-#include "dist/communicator.h"
 #include "flags.h"
 #include "tensor/error.h"
 #include "train/train_job.h"
 #include "train/training_args.h"
+#include "train/training_communicator.h"
 
 namespace t5zero::cli {
 
@@ -134,7 +134,7 @@ int run_train(int argc, char** argv) {
     throw UsageError(e.what());  // a bad flag value: usage, exit 2
   }
   // Under mpirun every rank runs this together; the ZeRO store partitions over them.
-  const std::unique_ptr<dist::Communicator> comm = dist::make_world_communicator();
+  const std::unique_ptr<dist::Communicator> comm = make_training_communicator(args.device);
   const TrainJobResult job =
       run_training_job(args, std::cout, {}, comm->size() > 1 ? comm.get() : nullptr);
   if (job.train.status == TrainStatus::interrupted) {
