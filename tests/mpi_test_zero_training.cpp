@@ -188,3 +188,40 @@ TEST_CASE("ZeRO-3 sends what the theory says: 2 gathers and 1 reduce-scatter per
   }
   if (g_comm->rank() == 0) std::filesystem::remove_all(folder);
 }
+
+TEST_CASE("evaluation over ZeRO ranks (a block of rows each) equals one process's") {
+  const int world = g_comm->size();
+  const std::string folder = shared_folder("zero_eval");
+  if (g_comm->rank() == 0) testing::write_rows_dataset(folder + "/data", 256);
+  g_comm->barrier();
+  TrainingArgs args = run_args(folder, 2, /*bf16=*/false);
+  args.max_steps = 2;
+  args.eval_strategy = IntervalStrategy::epoch;  // and at the last step
+  args.per_device_eval_batch_size = 2;
+  args.generation_max_length = 12;
+  args.generation_num_beams = 2;
+  args.output_dir = folder + "/zero";
+  std::ostringstream log;
+  const TrainJobResult zero = run_training_job(args, log, {}, g_comm);
+  REQUIRE(zero.train.last_eval.has_value());
+  const EvalResult& z = *zero.train.last_eval;
+  CHECK(z.samples == 6);  // tests/fixtures/train/rows.json's eval split
+  CHECK(z.predictions.size() == 6);
+  if (g_comm->rank() == 0) {
+    TrainingArgs single_args = args;
+    single_args.output_dir = folder + "/single";
+    single_args.gradient_accumulation_steps = world;
+    std::ostringstream single_log;
+    const TrainJobResult single = run_training_job(single_args, single_log);
+    REQUIRE(single.train.last_eval.has_value());
+    const EvalResult& o = *single.train.last_eval;
+    CHECK(relative_difference(z.loss, o.loss) < 1e-5);
+    CHECK(z.references == o.references);
+    CHECK(z.predictions == o.predictions);
+    CHECK(z.gen_len == o.gen_len);
+    CHECK(z.rouge.rouge1 == doctest::Approx(o.rouge.rouge1));
+    CHECK(z.rouge.rougeLsum == doctest::Approx(o.rouge.rougeLsum));
+    std::filesystem::remove_all(folder);
+  }
+  g_comm->barrier();
+}

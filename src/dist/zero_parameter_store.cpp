@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "dist/zero_partition.h"
+#include "tensor/caching_allocator.h"
 #include "tensor/error.h"
 
 namespace t5zero::dist {
@@ -35,6 +36,7 @@ void ZeroParameterStore::sync_partitions() const {
     Partition p;
     p.numel = shape_numel(spec(id).shape);
     p.shard_size = zero_shard_size(p.numel, world);
+    MemoryCategoryScope category(MemoryCategory::parameters);
     p.shard = Tensor::zeros({p.shard_size}, dtype(), device());
     p.persistent = p.numel <= options_.persistence_threshold;
     partitions_.push_back(std::move(p));
@@ -72,6 +74,7 @@ Tensor ZeroParameterStore::local_part(ParamId id) const {
 
 void ZeroParameterStore::all_gather_into_variable(ParamId id) {
   const Partition& p = partition(id);
+  MemoryCategoryScope category(MemoryCategory::parameters);
   Tensor full = Tensor::empty({p.shard_size * comm_.size()}, dtype(), device());
   comm_.all_gather(p.shard, full);
   Tensor data = full.narrow(0, 0, p.numel).view(spec(id).shape);
@@ -136,6 +139,7 @@ void ZeroParameterStore::reduce_scatter_gradient(ParamId id) {
   if (!v.grad().defined()) return;
   const Partition& p = partition(id);
   const int64_t world = comm_.size();
+  MemoryCategoryScope category(MemoryCategory::communication);
   // Pad the flat gradient to W equal chunks; every rank receives the rank-ordered sum of its own.
   Tensor padded = Tensor::zeros({p.shard_size * world}, v.grad().dtype(), device());
   padded.narrow(0, 0, p.numel).copy_(v.grad().contiguous().view({p.numel}));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/communicator.h"
 #include "io/token_dataset.h"
 #include "io/tokenizer.h"
 #include "models/t5_generate.h"
@@ -41,7 +42,12 @@ struct EvalResult {
 int64_t eval_rows(const TokenSplit& split, const EvalOptions& options);
 
 // `tokenizer` decodes predictions and labels; it may be null only when !options.generate.
+// With a communicator of W > 1 ranks (every rank calls this together) each rank evaluates one
+// contiguous block of whole batches with the whole model gathered once beforehand, so generation
+// needs no collectives per decoding step; the blocks' losses, lengths and texts are then
+// combined in row order and every rank returns the same result.
 EvalResult evaluate(const models::T5ForConditionalGeneration& model, const TokenSplit& split,
-                    const EvalOptions& options, const T5Tokenizer* tokenizer);
+                    const EvalOptions& options, const T5Tokenizer* tokenizer,
+                    dist::Communicator* comm = nullptr);
 
 }  // namespace t5zero

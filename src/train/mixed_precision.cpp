@@ -4,6 +4,7 @@
 #include <string>
 
 #include "optim/grad_clip.h"
+#include "tensor/caching_allocator.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 
@@ -47,10 +48,14 @@ MasterParameters::MasterParameters(models::ParameterStore& store, Precision prec
     s.id = id;
     s.numel = store.local_numel(id);
     const Shape flat{s.numel};
-    if (!masters_are_parameters_) s.master = Tensor::zeros(flat, DType::f32, device);
+    {
+      MemoryCategoryScope category(MemoryCategory::optimizer_state);
+      if (!masters_are_parameters_) s.master = Tensor::zeros(flat, DType::f32, device);
+      s.exp_avg = Tensor::zeros(flat, DType::f32, device);
+      s.exp_avg_sq = Tensor::zeros(flat, DType::f32, device);
+    }
+    MemoryCategoryScope category(MemoryCategory::gradients);
     s.gradient = Tensor::zeros(flat, DType::f32, device);
-    s.exp_avg = Tensor::zeros(flat, DType::f32, device);
-    s.exp_avg_sq = Tensor::zeros(flat, DType::f32, device);
     slots_.push_back(std::move(s));
   }
   copy_model_to_masters();

@@ -60,9 +60,9 @@ EvalLogRecord eval_record(const EvalResult& eval, int64_t step, double epoch) {
 // reference and generated summary.
 void print_examples(const models::T5ForConditionalGeneration& model, const TokenSplit& split,
                     EvalOptions options, const T5Tokenizer& tokenizer, int64_t count,
-                    std::ostream& out) {
+                    dist::Communicator* comm, std::ostream& out) {
   options.max_samples = count;
-  const EvalResult examples = evaluate(model, split, options, &tokenizer);
+  const EvalResult examples = evaluate(model, split, options, &tokenizer, comm);
   constexpr size_t kArticleChars = 400;
   for (size_t i = 0; i < examples.predictions.size(); ++i) {
     std::string article = tokenizer.decode(split.input(static_cast<int64_t>(i)).to_vector());
@@ -328,7 +328,7 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
     out << "saved the model to " << job.output_dir << "\n";
     if (args.print_examples > 0 && eval_split != nullptr && tokenizer) {
       print_examples(model, *eval_split, trainer.eval_options(), *tokenizer, args.print_examples,
-                     out);
+                     comm, out);
     }
     summary.status = "completed";
     summary.message = "trained " + std::to_string(result.global_step) + " steps";

@@ -258,7 +258,8 @@ void Trainer::maybe_log(const StepRecord& record, bool force) {
 }
 
 EvalResult Trainer::run_evaluation() {
-  const EvalResult result = evaluate(model_, *setup_.eval, eval_options(), setup_.tokenizer);
+  const EvalResult result =
+      evaluate(model_, *setup_.eval, eval_options(), setup_.tokenizer, setup_.comm);
   EvalLogRecord log;
   log.step = global_step_;
   log.epoch = fractional_epoch();
