@@ -19,13 +19,24 @@ using namespace t5zero::testing;
 
 TEST_CASE("ZeRO-3 over ranks sharing a GPU trains as one CPU process accumulating their batches") {
   const int world = g_comm->size();
-  for (const bool bf16 : {false, true}) {
+  struct Case {
+    bool bf16;
+    bool offload;  // optimizer state and parameter shards in host memory
+  };
+  for (const Case c : {Case{false, false}, Case{true, false}, Case{true, true}}) {
+    const bool bf16 = c.bf16;
     CAPTURE(bf16);
-    const std::string folder = shared_folder(bf16 ? "cuda_zero_bf16" : "cuda_zero_fp32");
-    if (g_comm->rank() == 0) write_rows_dataset(folder + "/data", 256);
+    CAPTURE(c.offload);
+    const std::string folder = shared_folder(
+        std::string(bf16 ? "cuda_zero_bf16" : "cuda_zero_fp32") + (c.offload ? "_offload" : ""));
+    if (g_comm->rank() == 0) {
+      write_rows_dataset(folder + "/data", 256);
+      write_zero_config(folder + "/ds.json", 3, c.offload);
+    }
     g_comm->barrier();
 
     TrainingArgs args = run_args(folder, 2, bf16);
+    args.deepspeed = folder + "/ds.json";
     const int64_t steps = std::min<int64_t>(4, kTrainRows / (2 * world));
     args.max_steps = steps;
     args.device = "cuda";
@@ -35,6 +46,7 @@ TEST_CASE("ZeRO-3 over ranks sharing a GPU trains as one CPU process accumulatin
     REQUIRE(gpu.train.steps.size() == static_cast<size_t>(steps));
     if (g_comm->rank() == 0) {
       CHECK(log.str().find("on cuda:0") != std::string::npos);
+      CHECK((log.str().find("parameter shards on the host") != std::string::npos) == c.offload);
       TrainingArgs cpu_args = args;
       cpu_args.device = "cpu";
       cpu_args.output_dir = folder + "/cpu";

@@ -29,19 +29,20 @@ TEST_CASE("ZeRO stages 2 and 3 over W ranks train as one process accumulating W 
   struct Case {
     int stage;
     bool bf16;
+    bool offload;  // optimizer and parameters "offloaded" to the host (where they are already)
   };
-  for (const Case c : {Case{3, false}, Case{3, true}, Case{2, false}}) {
+  for (const Case c :
+       {Case{3, false, false}, Case{3, true, false}, Case{2, false, false}, Case{3, true, true}}) {
     CAPTURE(c.stage);
     CAPTURE(c.bf16);
+    CAPTURE(c.offload);
     const bool bf16 = c.bf16;
     const std::string folder =
-        shared_folder("zero_stage" + std::to_string(c.stage) + (bf16 ? "_bf16" : "_fp32"));
+        shared_folder("zero_stage" + std::to_string(c.stage) + (bf16 ? "_bf16" : "_fp32") +
+                      (c.offload ? "_offload" : ""));
     if (g_comm->rank() == 0) {
       testing::write_rows_dataset(folder + "/data", 256);
-      std::ofstream(folder + "/ds.json")
-          << "{\"zero_optimization\": {\"stage\": " << c.stage
-          << "}, \"bf16\": {\"enabled\": \"auto\"}, \"train_micro_batch_size_per_gpu\": \"auto\", "
-             "\"gradient_accumulation_steps\": \"auto\", \"gradient_clipping\": \"auto\"}";
+      write_zero_config(folder + "/ds.json", c.stage, c.offload);
     }
     g_comm->barrier();
 

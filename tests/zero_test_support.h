@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -63,6 +64,19 @@ inline TrainingArgs run_args(const std::string& folder, int64_t micro, bool bf16
   args.load_best_model_at_end = false;
   args.device = "cpu";
   return args;
+}
+
+// A DeepSpeed config of this ZeRO stage (optionally offloading the optimizer and the parameters
+// to the host), everything else "auto": written to `path`.
+inline void write_zero_config(const std::string& path, int stage, bool offload) {
+  std::ofstream out(path);
+  out << "{\"zero_optimization\": {\"stage\": " << stage;
+  if (offload) {
+    out << ", \"offload_optimizer\": {\"device\": \"cpu\"}, \"offload_param\": {\"device\": "
+           "\"cpu\"}";
+  }
+  out << "}, \"bf16\": {\"enabled\": \"auto\"}, \"train_micro_batch_size_per_gpu\": \"auto\", "
+         "\"gradient_accumulation_steps\": \"auto\", \"gradient_clipping\": \"auto\"}";
 }
 
 // The largest absolute difference between the tensors of two safetensors files.

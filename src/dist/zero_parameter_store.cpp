@@ -13,11 +13,16 @@ using models::ParamId;
 
 ZeroParameterStore::ZeroParameterStore(DType dtype, Device device, Communicator& comm,
                                        ZeroOptions options)
-    : ParameterStore(dtype, device), comm_(comm), options_(options) {
+    : ParameterStore(dtype, device),
+      comm_(comm),
+      options_(options),
+      shard_device_(options.offload_param ? Device::cpu() : device) {
   T5_CHECK(options.stage >= 1 && options.stage <= 3, "ZeRO: stage ", options.stage,
            ": expected 1, 2 or 3");
   T5_CHECK(options.persistence_threshold >= 0, "ZeRO: persistence threshold ",
            options.persistence_threshold, ": expected >= 0");
+  T5_CHECK(!options.offload_param || options.stage == 3,
+           "ZeRO: offload_param needs stage 3, got stage ", options.stage);
   if (options_.stage < 3) options_.persistence_threshold = std::numeric_limits<int64_t>::max();
 }
 
@@ -37,7 +42,7 @@ void ZeroParameterStore::sync_partitions() const {
     p.numel = shape_numel(spec(id).shape);
     p.shard_size = zero_shard_size(p.numel, world);
     MemoryCategoryScope category(MemoryCategory::parameters);
-    p.shard = Tensor::zeros({p.shard_size}, dtype(), device());
+    p.shard = Tensor::zeros({p.shard_size}, dtype(), shard_device_);
     p.persistent = p.numel <= options_.persistence_threshold;
     partitions_.push_back(std::move(p));
   }
@@ -75,9 +80,10 @@ Tensor ZeroParameterStore::local_part(ParamId id) const {
 void ZeroParameterStore::all_gather_into_variable(ParamId id) {
   const Partition& p = partition(id);
   MemoryCategoryScope category(MemoryCategory::parameters);
-  Tensor full = Tensor::empty({p.shard_size * comm_.size()}, dtype(), device());
+  Tensor full = Tensor::empty({p.shard_size * comm_.size()}, dtype(), shard_device_);
   comm_.all_gather(p.shard, full);
-  Tensor data = full.narrow(0, 0, p.numel).view(spec(id).shape);
+  // Offloaded shards are gathered on the host; the full tensor moves to where it is used.
+  Tensor data = full.narrow(0, 0, p.numel).view(spec(id).shape).to(device());
   autograd::Variable& v = mutable_variable(id);
   if (v.data().numel() == p.numel) {
     v.state()->data.copy_(data);  // persistent: keep the storage views already handed out
@@ -144,8 +150,9 @@ void ZeroParameterStore::reduce_scatter_gradient(ParamId id) {
   Tensor padded = Tensor::zeros({p.shard_size * world}, v.grad().dtype(), device());
   padded.narrow(0, 0, p.numel).copy_(v.grad().contiguous().view({p.numel}));
   v.zero_grad();
+  padded = padded.to(shard_device_);  // offload_param: reduced on the host, beside the shards
   const DType sum_dtype = padded.dtype() == DType::f64 ? DType::f64 : DType::f32;
-  Tensor summed = Tensor::empty({p.shard_size}, sum_dtype, device());
+  Tensor summed = Tensor::empty({p.shard_size}, sum_dtype, shard_device_);
   comm_.reduce_scatter_sum(padded, summed);
   deliver(id, summed.narrow(0, 0, local_part(id).numel()));
 }

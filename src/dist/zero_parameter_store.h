@@ -16,7 +16,9 @@
 // relative-attention-bias tables).
 //
 // ZeRO stages 1 and 2 are stage 3 with every parameter persistent: the optimizer state and the
-// gradients are partitioned, the weights are not.
+// gradients are partitioned, the weights are not. With offload_param the shards live in host
+// memory: gathers run there and the full tensor moves to the device; gradients come to the host
+// to be reduce-scattered.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +33,8 @@ struct ZeroOptions {
   int stage = 3;                      // 1, 2 or 3
   int64_t persistence_threshold = 0;  // stage 3: parameters with at most this many elements
                                       // stay gathered
+  bool offload_param = false;         // stage 3: shards in host memory (DeepSpeed's
+                                      // offload_param), gathered to the device when used
 };
 
 class ZeroParameterStore : public models::ParameterStore {
@@ -49,6 +53,7 @@ class ZeroParameterStore : public models::ParameterStore {
   void assign(models::ParamId id, const Tensor& value) override;
 
   Tensor local_part(models::ParamId id) const override;
+  Device local_device() const override { return shard_device_; }
   int64_t local_offset(models::ParamId id) const override;
   void local_parts_updated() override;
 
@@ -82,6 +87,7 @@ class ZeroParameterStore : public models::ParameterStore {
 
   Communicator& comm_;
   ZeroOptions options_;
+  Device shard_device_;
   mutable std::vector<Partition> partitions_;
   int64_t gathered_bytes_ = 0;
   int64_t peak_gathered_bytes_ = 0;

@@ -86,6 +86,9 @@ class ParameterStore {
   // A flat contiguous view (sharing storage) of the elements this rank updates: the whole
   // parameter in one process, the shard [local_offset, local_offset + local_numel) under ZeRO.
   virtual Tensor local_part(ParamId id) const;
+  // Where the local parts live: the parameters' device, or the host when a ZeRO store offloads
+  // its shards (offload_param).
+  virtual Device local_device() const { return device_; }
   virtual int64_t local_offset(ParamId id) const;
   int64_t local_numel(ParamId id) const { return local_part(id).numel(); }
   // After the optimizer wrote new local parts: makes the full copies current where a store keeps

@@ -109,7 +109,7 @@ constexpr KnownKey kKnownKeys[] = {
     {"zero_optimization.offload_optimizer.pipeline_read", Support::not_yet_honoured},
     {"zero_optimization.offload_optimizer.pipeline_write", Support::not_yet_honoured},
     {"zero_optimization.offload_param", Support::section},
-    {"zero_optimization.offload_param.device", Support::not_yet_honoured},
+    {"zero_optimization.offload_param.device", Support::honoured},
     {"zero_optimization.offload_param.pin_memory", Support::not_yet_honoured},
     {"zero_optimization.offload_param.buffer_count", Support::not_yet_honoured},
     {"zero_optimization.offload_param.buffer_size", Support::not_yet_honoured},

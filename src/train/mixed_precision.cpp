@@ -27,17 +27,18 @@ std::span<float> host_span(const Tensor& t, const char* what) {
 }  // namespace
 
 MasterParameters::MasterParameters(models::ParameterStore& store, Precision precision)
-    : MasterParameters(store, precision, store.device()) {}
+    : MasterParameters(store, precision, store.local_device()) {}
 
 MasterParameters::MasterParameters(models::ParameterStore& store, Precision precision,
                                    Device optimizer_device)
     : store_(&store),
       precision_(precision),
       optimizer_device_(optimizer_device),
-      masters_are_parameters_(precision == Precision::fp32 && optimizer_device == store.device()) {
-  T5_CHECK(optimizer_device == store.device() || optimizer_device.is_cpu(),
+      masters_are_parameters_(precision == Precision::fp32 &&
+                              optimizer_device == store.local_device()) {
+  T5_CHECK(optimizer_device == store.local_device() || optimizer_device.is_cpu(),
            "mixed precision: the optimizer state can live beside the weights (",
-           store.device().str(), ") or on the host, not on ", optimizer_device.str());
+           store.local_device().str(), ") or on the host, not on ", optimizer_device.str());
   T5_CHECK(store.dtype() == dtype_of_precision(precision), "mixed precision: a ",
            precision == Precision::bf16 ? "bf16" : "fp32", " run needs a ",
            dtype_name(dtype_of_precision(precision)), " parameter store, got ",
@@ -157,7 +158,8 @@ std::vector<AdamWSpan> MasterParameters::adamw_spans(const std::vector<ParamId>&
   std::vector<AdamWSpan> spans;
   const Device device = optimizer_device_;
   // In bf16 the update writes the weights' rounding in the same pass, when they are at hand.
-  const bool copy_out = precision_ == Precision::bf16 && optimizer_device_ == store_->device();
+  const bool copy_out =
+      precision_ == Precision::bf16 && optimizer_device_ == store_->local_device();
   for (ParamId id : ids) {
     Slot& s = slot(id);
     AdamWSpan span;
@@ -186,7 +188,8 @@ void MasterParameters::copy_model_to_masters() {
 }
 
 void MasterParameters::finish_step() {
-  const bool copied_out = precision_ == Precision::bf16 && optimizer_device_ == store_->device();
+  const bool copied_out =
+      precision_ == Precision::bf16 && optimizer_device_ == store_->local_device();
   if (masters_are_parameters_ || copied_out) {
     store_->local_parts_updated();
   } else {

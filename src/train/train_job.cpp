@@ -106,6 +106,7 @@ void write_zero_report(JsonWriter& json, const dist::ZeroParameterStore& store,
   json.key("rank").value(static_cast<int64_t>(comm.rank()));
   json.key("persistence_threshold").value(store.options().persistence_threshold);
   json.key("shard_bytes").value(store.shard_bytes());
+  json.key("shard_device").value(store.local_device().str());
   json.key("full_parameter_bytes")
       .value(store.numel() * static_cast<int64_t>(dtype_size(store.dtype())));
   json.key("peak_gathered_bytes").value(store.peak_gathered_bytes());
@@ -170,7 +171,17 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
   const Device device = resolve_training_device(args.device);
   std::unique_ptr<models::ParameterStore> store_owner;
   dist::ZeroParameterStore* zero_store = nullptr;
-  if (world > 1) {
+  // One GPU with offload_param: a ZeRO store over a world of one keeps the weights on the host.
+  const bool one_process_offload = world == 1 && device.is_cuda() && plan.deepspeed &&
+                                   plan.deepspeed->zero.stage == 3 &&
+                                   plan.deepspeed->zero.offload_param.device == OffloadDevice::cpu;
+  std::unique_ptr<dist::Communicator> one_process;
+  dist::Communicator* store_comm = comm;
+  if (one_process_offload) {
+    one_process = dist::make_single_process_communicator();
+    store_comm = one_process.get();
+  }
+  if (world > 1 || one_process_offload) {
     dist::ZeroOptions zero;
     zero.stage = 3;
     zero.persistence_threshold = 10 * config.d_model;  // HF's "auto" for the threshold
@@ -182,8 +193,12 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
       }
       zero.stage = static_cast<int>(std::max<int64_t>(1, z.stage));
       zero.persistence_threshold = z.stage3_param_persistence_threshold;
+      zero.offload_param = z.offload_param.device == OffloadDevice::cpu;
+      T5_CHECK(!zero.offload_param || zero.stage == 3, args.deepspeed,
+               ": zero_optimization.offload_param needs stage 3 (as DeepSpeed), got stage ",
+               zero.stage);
     }
-    auto owned = std::make_unique<dist::ZeroParameterStore>(param_dtype, device, *comm, zero);
+    auto owned = std::make_unique<dist::ZeroParameterStore>(param_dtype, device, *store_comm, zero);
     zero_store = owned.get();
     store_owner = std::move(owned);
     out << "ZeRO stage " << zero.stage << " over " << world << " ranks";
@@ -207,7 +222,8 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
   // DeepSpeed's offload_optimizer: the fp32 state and AdamW on the host, the weights on the GPU.
   const bool offload_optimizer =
       plan.deepspeed && plan.deepspeed->zero.offload_optimizer.device == OffloadDevice::cpu;
-  const Device optimizer_device = offload_optimizer ? Device::cpu() : device;
+  // With offload_param the shards are on the host, and so is the optimizer working on them.
+  const Device optimizer_device = offload_optimizer ? Device::cpu() : store.local_device();
   MasterParameters masters(store, plan.precision, optimizer_device);
   if (offload_optimizer && !device.is_cpu()) {
     out << "optimizer state and AdamW on the host (offload_optimizer), weights on " << device.str()
