@@ -9,6 +9,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <string>
 
 #include "io/json.h"
@@ -47,7 +49,8 @@ TEST_CASE("mpirun -np 2 t5zero train: ZeRO-3 over two ranks, one writer, a loada
       folder.file("out") + " --deepspeed " + T5ZERO_SOURCE_DIR +
       "/configs/ds_flan_t5_z3_config_bf16.json --bf16 true --per_device_train_batch_size 2"
       " --max_steps 4 --save_strategy steps --save_steps 2 --eval_strategy no"
-      " --load_best_model_at_end false --logging_steps 1 --lr 1e-3";
+      " --load_best_model_at_end false --logging_steps 1 --lr 1e-3 --zero_trace " +
+      folder.file("trace.jsonl") + " --zero_trace_steps 1";
   const int status = run_mpirun(2, args, folder.file("log.txt"));
   const std::string log = read_file_bytes(folder.file("log.txt"));
   INFO(log);
@@ -72,6 +75,26 @@ TEST_CASE("mpirun -np 2 t5zero train: ZeRO-3 over two ranks, one writer, a loada
   const JsonValue comm = zero.at("communication");
   CHECK(comm.get_int("all_gather_bytes") > 0);
   CHECK(comm.get_int("reduce_scatter_bytes") > 0);
+
+  // The trace of step 1: every gather released again, every gradient reduce-scattered once,
+  // the persistent parameters refreshed once, and the step's end.
+  {
+    std::ifstream trace(folder.file("trace.jsonl"));
+    std::map<std::string, int> events;
+    std::string line;
+    int lines = 0;
+    while (std::getline(trace, line)) {
+      const JsonValue event = JsonValue::parse_text(line, "trace.jsonl");
+      ++events[event.get_string("event")];
+      ++lines;
+    }
+    CHECK(lines > 0);
+    CHECK(events["gather"] > 0);
+    CHECK(events["gather"] == events["release"]);
+    CHECK(events["reduce_scatter"] > 0);
+    CHECK(events["refresh"] > 0);
+    CHECK(events["step_end"] == 1);
+  }
 
   // Each checkpoint has both ranks' optimizer shards; the final model is a whole HF folder.
   for (const char* step : {"checkpoint-2", "checkpoint-4"}) {

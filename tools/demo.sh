@@ -49,7 +49,14 @@ mpirun -np "$ranks" --oversubscribe --bind-to none \
   --epochs "$epochs" --lr "$lr" --warmup_steps 10 --per_device_train_batch_size $(( 8 / ranks > 0 ? 8 / ranks : 1 )) \
   --per_device_eval_batch_size 8 --max_eval_samples "$eval_samples" \
   --generation_max_length 64 --generation_num_beams 2 --gradient_checkpointing false \
-  --logging_steps 10 --print_examples 3
+  --logging_steps 10 --print_examples 3 --zero_trace "$work/run/zero_trace.jsonl"
+
+echo
+echo "== ZeRO-3 at work: rank 0's first events of step 1 ($work/run/zero_trace.jsonl, docs/zero3.md)"
+head -n 6 "$work/run/zero_trace.jsonl"
+for event in gather release reduce_scatter refresh; do
+  printf '  %-15s %s events in step 1\n' "$event" "$(grep -c "\"event\": \"$event\"" "$work/run/zero_trace.jsonl")"
+done
 
 echo
 echo "== ROUGE of the last evaluation, recomputed by t5zero rouge from the texts it wrote"

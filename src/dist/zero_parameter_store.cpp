@@ -77,6 +77,23 @@ Tensor ZeroParameterStore::local_part(ParamId id) const {
   return p.shard.narrow(0, 0, zero_flat_part(p.numel, comm_.rank(), comm_.size()).numel);
 }
 
+void ZeroParameterStore::set_trace(std::ostream* out) {
+  trace_ = out;
+  trace_sequence_ = 0;
+  trace_start_ = std::chrono::steady_clock::now();
+}
+
+void ZeroParameterStore::trace(const char* event, ParamId id, int64_t bytes_sent) {
+  if (trace_ == nullptr) return;
+  const double us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - trace_start_)
+          .count();
+  *trace_ << "{\"seq\": " << trace_sequence_++ << ", \"us\": " << static_cast<int64_t>(us)
+          << ", \"event\": \"" << event << "\", \"param\": \"" << spec(id).name
+          << "\", \"sent_bytes\": " << bytes_sent << ", \"gathered_bytes\": " << gathered_bytes_
+          << "}\n";
+}
+
 void ZeroParameterStore::all_gather_into_variable(ParamId id) {
   const Partition& p = partition(id);
   MemoryCategoryScope category(MemoryCategory::parameters);
@@ -85,12 +102,16 @@ void ZeroParameterStore::all_gather_into_variable(ParamId id) {
   // Offloaded shards are gathered on the host; the full tensor moves to where it is used.
   Tensor data = full.narrow(0, 0, p.numel).view(spec(id).shape).to(device());
   autograd::Variable& v = mutable_variable(id);
+  const int64_t sent =
+      (comm_.size() - 1) * p.shard_size * static_cast<int64_t>(dtype_size(dtype()));
   if (v.data().numel() == p.numel) {
     v.state()->data.copy_(data);  // persistent: keep the storage views already handed out
+    trace("refresh", id, sent);
   } else {
     v.state()->data = data;
     gathered_bytes_ += p.numel * static_cast<int64_t>(dtype_size(dtype()));
     peak_gathered_bytes_ = std::max(peak_gathered_bytes_, gathered_bytes_);
+    trace("gather", id, sent);
   }
 }
 
@@ -98,6 +119,7 @@ void ZeroParameterStore::drop_full_data(ParamId id) {
   const Partition& p = partition(id);
   mutable_variable(id).state()->data = Tensor::empty({0}, dtype(), device());
   gathered_bytes_ -= p.numel * static_cast<int64_t>(dtype_size(dtype()));
+  trace("release", id, 0);
 }
 
 void ZeroParameterStore::gather(const std::vector<ParamId>& ids) {
@@ -154,6 +176,8 @@ void ZeroParameterStore::reduce_scatter_gradient(ParamId id) {
   const DType sum_dtype = padded.dtype() == DType::f64 ? DType::f64 : DType::f32;
   Tensor summed = Tensor::empty({p.shard_size}, sum_dtype, shard_device_);
   comm_.reduce_scatter_sum(padded, summed);
+  trace("reduce_scatter", id,
+        (world - 1) * p.shard_size * static_cast<int64_t>(dtype_size(padded.dtype())));
   deliver(id, summed.narrow(0, 0, local_part(id).numel()));
 }
 

@@ -21,7 +21,9 @@
 // to be reduce-scattered.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <ostream>
 #include <vector>
 
 #include "dist/communicator.h"
@@ -60,6 +62,11 @@ class ZeroParameterStore : public models::ParameterStore {
   void module_gradients_ready(const std::vector<models::ParamId>& ids) override;
   void flush_gradients() override;
 
+  // Writes one JSON line per partition event to `out` (null: stop): gather, release,
+  // reduce_scatter and refresh, with the parameter, the bytes it sent, what is gathered now and
+  // the time — the sequence a teacher walks through (`t5zero train --zero_trace FILE`).
+  void set_trace(std::ostream* out);
+
   // Bytes this rank holds now: shards (always) and gathered full parameters (right now / at
   // most so far).
   int64_t shard_bytes() const;
@@ -84,6 +91,7 @@ class ZeroParameterStore : public models::ParameterStore {
   void all_gather_into_variable(models::ParamId id);
   void drop_full_data(models::ParamId id);
   void reduce_scatter_gradient(models::ParamId id);
+  void trace(const char* event, models::ParamId id, int64_t bytes_sent);
 
   Communicator& comm_;
   ZeroOptions options_;
@@ -91,6 +99,9 @@ class ZeroParameterStore : public models::ParameterStore {
   mutable std::vector<Partition> partitions_;
   int64_t gathered_bytes_ = 0;
   int64_t peak_gathered_bytes_ = 0;
+  std::ostream* trace_ = nullptr;
+  int64_t trace_sequence_ = 0;
+  std::chrono::steady_clock::time_point trace_start_;
 };
 
 }  // namespace t5zero::dist

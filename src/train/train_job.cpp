@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 
@@ -280,6 +281,22 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
   setup.comm = comm;
   Trainer trainer(setup, model, masters);
   trainer.on_step = on_step;
+  // The ZeRO trace: rank 0's partition events of the first zero_trace_steps steps.
+  std::ofstream trace_file;
+  if (!args.zero_trace.empty() && zero_store != nullptr && rank == 0) {
+    trace_file.open(args.zero_trace);
+    T5_CHECK(trace_file.good(), "--zero_trace: cannot write ", args.zero_trace);
+    zero_store->set_trace(&trace_file);
+    trainer.on_step = [&, zero_store, traced = int64_t{0}](const StepRecord& record) mutable {
+      if (traced < args.zero_trace_steps) {
+        trace_file << "{\"event\": \"step_end\", \"step\": " << record.step << "}\n";
+        if (++traced == args.zero_trace_steps) zero_store->set_trace(nullptr);
+      }
+      if (on_step) on_step(record);
+    };
+  } else if (!args.zero_trace.empty() && zero_store == nullptr) {
+    out << "note: --zero_trace traces a ZeRO run (mpirun with several ranks); nothing to trace\n";
+  }
   if (!resume_folder.empty()) trainer.resume_from(resume_folder);
 
   RunSummary summary;

@@ -68,6 +68,7 @@ void validate_training_args(const TrainingArgs& args) {
   check_non_negative("save_total_limit", static_cast<double>(args.save_total_limit));
   check_non_negative("max_eval_samples", static_cast<double>(args.max_eval_samples));
   check_non_negative("num_threads", args.num_threads);
+  check_non_negative("zero_trace_steps", args.zero_trace_steps);
   T5_CHECK(args.device == "auto" || args.device == "cpu" || args.device == "cuda",
            "--device: expected auto, cpu or cuda, got \"", args.device, "\"");
   check_non_negative("print_examples", static_cast<double>(args.print_examples));

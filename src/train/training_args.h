@@ -58,10 +58,12 @@ struct TrainingArgs {
   int num_threads = 0;                 // 0: OpenMP's default
 
   // t5zero's own.
-  bool shuffle = true;         // epoch shuffling from the seed; off: rows in dataset order
-  bool progress = false;       // the progress bar even when stderr is not a terminal
-  int64_t print_examples = 0;  // at the end: this many eval rows, article -> summary
-  int64_t world_size = 1;      // ranks of the run (the ZeRO engine sets it)
+  bool shuffle = true;           // epoch shuffling from the seed; off: rows in dataset order
+  bool progress = false;         // the progress bar even when stderr is not a terminal
+  int64_t print_examples = 0;    // at the end: this many eval rows, article -> summary
+  std::string zero_trace;        // ZeRO runs: rank 0's partition events as JSON lines, here
+  int64_t zero_trace_steps = 1;  // ... for this many optimizer steps
+  int64_t world_size = 1;        // ranks of the run (the ZeRO engine sets it)
   // Where the model computes: "auto" (this rank's GPU when the build has CUDA and a GPU is
   // visible, else the CPU), "cpu" or "cuda".
   std::string device = "auto";

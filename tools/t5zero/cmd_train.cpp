@@ -72,6 +72,10 @@ void add_flags(FlagSet& flags, const TrainingArgs& d) {
   flags.add_string("device", d.device,
                    "auto (this rank's GPU when one is visible, else the CPU), cpu or cuda");
   flags.add_bool("progress", d.progress, "draw the progress bar even when stderr is no terminal");
+  flags.add_string("zero_trace", d.zero_trace,
+                   "ZeRO runs: write rank 0's gathers, releases and reduce-scatters as JSON lines "
+                   "to this file");
+  flags.add_int("zero_trace_steps", d.zero_trace_steps, "optimizer steps the ZeRO trace covers");
   flags.add_int("print_examples", d.print_examples,
                 "at the end, summarize this many eval rows with the final model and print them");
 }
@@ -114,6 +118,8 @@ TrainingArgs read_flags(const FlagSet& flags) {
   a.device = flags.get_string("device");
   a.progress = flags.get_bool("progress");
   a.print_examples = flags.get_int("print_examples");
+  a.zero_trace = flags.get_string("zero_trace");
+  a.zero_trace_steps = flags.get_int("zero_trace_steps");
   return a;
 }
 
