@@ -22,6 +22,14 @@ struct DropoutContext {
   uint64_t first_sample = 0;  // global index of the batch's row 0
 };
 
+// What one application of a site draws: p (0 when dropout is off), the Philox seed, and the
+// element offset of the batch's row 0.
+struct DropoutParams {
+  double p = 0;
+  uint64_t seed = 0;
+  uint64_t offset = 0;
+};
+
 class DropoutSite {
  public:
   DropoutSite() = default;
@@ -31,6 +39,9 @@ class DropoutSite {
   autograd::Variable apply(const autograd::Variable& x, const DropoutContext& context) const;
   // The Philox seed this site uses at a given (run seed, step).
   uint64_t seed(uint64_t run_seed, uint64_t step) const;
+  // The dropout `apply` draws for a tensor of this shape (dim 0 the batch), for fused kernels
+  // that apply it themselves.
+  DropoutParams params(const Shape& shape, const DropoutContext& context) const;
 
  private:
   uint64_t id_ = 0;  // stable_hash of the name

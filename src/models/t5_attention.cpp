@@ -10,24 +10,6 @@ namespace t5zero::models {
 
 using autograd::Variable;
 
-namespace {
-// The dropout DropoutSite::apply would draw for attention probabilities [B, H, Tq, Tk]: p = 0
-// unless training; the site's seed; the offset of the batch's first sample (rows of H·Tq·Tk).
-struct ProbsDropout {
-  double p = 0;
-  uint64_t seed = 0;
-  uint64_t offset = 0;
-};
-
-ProbsDropout probs_dropout(const DropoutSite& site, const DropoutContext& context,
-                           const Shape& scores_shape) {
-  if (!context.training || context.p <= 0) return {};
-  const uint64_t row_numel =
-      static_cast<uint64_t>(scores_shape[1] * scores_shape[2] * scores_shape[3]);
-  return {context.p, site.seed(context.seed, context.step), context.first_sample * row_numel};
-}
-}  // namespace
-
 T5Attention::T5Attention(ParameterStore& store, const std::string& prefix, const T5Config& config,
                          bool is_decoder, bool has_relative_attention_bias)
     : num_heads_(config.num_heads),
@@ -79,7 +61,7 @@ Variable T5Attention::attend(const ParameterStore& store, const Variable& hidden
   // As HF T5: no 1/sqrt(d_kv) here; the scale lives in the q initialisation.
   Variable scores = autograd::matmul(query, kv.key, false, /*transpose_b=*/true);
   // softmax(scores + position_bias), then dropout: one kernel on a GPU.
-  const ProbsDropout drop = probs_dropout(dropout_, dropout, scores.shape());
+  const DropoutParams drop = dropout_.params(scores.shape(), dropout);
   Variable probs =
       autograd::fused::attention_probs(scores, position_bias, drop.p, drop.seed, drop.offset);
   Variable context = autograd::matmul(probs, kv.value);  // [B, H, q, d_kv]
