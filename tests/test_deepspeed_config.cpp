@@ -138,7 +138,7 @@ TEST_CASE("the fp16-block configs resolve to fp32: fp16.enabled auto is false, a
   }
 }
 
-TEST_CASE("offload_optimizer.device is honoured; the other offload keys are reported as not yet") {
+TEST_CASE("the offload configs' device and pin_memory are honoured; other offload keys are not") {
   const ResolvedDeepSpeedConfig c =
       resolve_auto(load_deepspeed_config(kConfigs + "ds_flan_t5_z3_offload_bf16.json"),
                    blog_flags(true), 8, 4096);
@@ -148,11 +148,11 @@ TEST_CASE("offload_optimizer.device is honoured; the other offload keys are repo
   CHECK(c.zero.offload_param.buffer_count == 5);
   // Honoured (the optimizer state moves to the host), so not listed.
   CHECK(find_honoured(c, "zero_optimization.offload_optimizer.device") == "<absent>");
-  CHECK(find_honoured(c, "zero_optimization.offload_param.pin_memory") == "true");
+  CHECK(find_honoured(c, "zero_optimization.offload_param.pin_memory") == "<absent>");
   const std::string report = format_resolution_report(c);
   CHECK(contains(report, "keys t5zero reads but does not act on yet"));
   CHECK(!contains(report, "zero_optimization.offload_param.device"));  // honoured
-  CHECK(contains(report, "  zero_optimization.offload_param.pin_memory = true\n"));
+  CHECK(!contains(report, "zero_optimization.offload_param.pin_memory"));
   CHECK(contains(report, "\"reduce_bucket_size\": 16777216"));
 
   const ResolvedDeepSpeedConfig plain =
@@ -160,6 +160,14 @@ TEST_CASE("offload_optimizer.device is honoured; the other offload keys are repo
                    blog_flags(true), 8, 4096);
   CHECK(plain.zero.offload_optimizer.device == OffloadDevice::none);
   CHECK(find_honoured(plain, "zero_optimization.offload_optimizer.device") == "<absent>");
+
+  // Buffer tuning of the offload engines is read, not acted on, and says so.
+  const ResolvedDeepSpeedConfig tuned = resolve_text(
+      R"({"train_batch_size": "auto", "zero_optimization": {"stage": 3,
+          "offload_param": {"device": "cpu", "buffer_count": 7}}})",
+      blog_flags(true));
+  CHECK(tuned.zero.offload_param.buffer_count == 7);
+  CHECK(find_honoured(tuned, "zero_optimization.offload_param.buffer_count") == "7");
 }
 
 TEST_CASE("flags other than the blog's flow into the auto keys") {

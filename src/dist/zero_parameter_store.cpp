@@ -42,7 +42,10 @@ void ZeroParameterStore::sync_partitions() const {
     p.numel = shape_numel(spec(id).shape);
     p.shard_size = zero_shard_size(p.numel, world);
     MemoryCategoryScope category(MemoryCategory::parameters);
-    p.shard = Tensor::zeros({p.shard_size}, dtype(), shard_device_);
+    // Page-locked only where a GPU copies from it.
+    const bool pinned = options_.pin_memory && shard_device_.is_cpu() && device().is_cuda();
+    p.shard = Tensor::zeros({p.shard_size}, dtype(), shard_device_,
+                            pinned ? HostMemory::pinned : HostMemory::aligned);
     p.persistent = p.numel <= options_.persistence_threshold;
     partitions_.push_back(std::move(p));
   }

@@ -37,6 +37,7 @@ struct ZeroOptions {
                                       // stay gathered
   bool offload_param = false;         // stage 3: shards in host memory (DeepSpeed's
                                       // offload_param), gathered to the device when used
+  bool pin_memory = false;            // offloaded shards in page-locked memory (faster copies)
 };
 
 class ZeroParameterStore : public models::ParameterStore {

@@ -30,7 +30,7 @@ MasterParameters::MasterParameters(models::ParameterStore& store, Precision prec
     : MasterParameters(store, precision, store.local_device()) {}
 
 MasterParameters::MasterParameters(models::ParameterStore& store, Precision precision,
-                                   Device optimizer_device)
+                                   Device optimizer_device, HostMemory host_memory)
     : store_(&store),
       precision_(precision),
       optimizer_device_(optimizer_device),
@@ -44,6 +44,9 @@ MasterParameters::MasterParameters(models::ParameterStore& store, Precision prec
            dtype_name(dtype_of_precision(precision)), " parameter store, got ",
            dtype_name(store.dtype()));
   const Device device = optimizer_device;
+  // Page-locked only where a GPU copies from it.
+  const HostMemory host =
+      optimizer_device.is_cpu() && store.device().is_cuda() ? host_memory : HostMemory::aligned;
   for (ParamId id : store.ids()) {
     Slot s;
     s.id = id;
@@ -51,12 +54,12 @@ MasterParameters::MasterParameters(models::ParameterStore& store, Precision prec
     const Shape flat{s.numel};
     {
       MemoryCategoryScope category(MemoryCategory::optimizer_state);
-      if (!masters_are_parameters_) s.master = Tensor::zeros(flat, DType::f32, device);
-      s.exp_avg = Tensor::zeros(flat, DType::f32, device);
-      s.exp_avg_sq = Tensor::zeros(flat, DType::f32, device);
+      if (!masters_are_parameters_) s.master = Tensor::zeros(flat, DType::f32, device, host);
+      s.exp_avg = Tensor::zeros(flat, DType::f32, device, host);
+      s.exp_avg_sq = Tensor::zeros(flat, DType::f32, device, host);
     }
     MemoryCategoryScope category(MemoryCategory::gradients);
-    s.gradient = Tensor::zeros(flat, DType::f32, device);
+    s.gradient = Tensor::zeros(flat, DType::f32, device, host);
     slots_.push_back(std::move(s));
   }
   copy_model_to_masters();

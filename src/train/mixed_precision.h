@@ -28,7 +28,10 @@ class MasterParameters {
   // default, or the host with the store on a GPU (DeepSpeed's offload_optimizer: gradients
   // come to the host, AdamW runs there, updated weights go back).
   MasterParameters(models::ParameterStore& store, Precision precision);
-  MasterParameters(models::ParameterStore& store, Precision precision, Device optimizer_device);
+  // `host_memory` pinned: offloaded ranges in page-locked memory (DeepSpeed's pin_memory), for
+  // faster copies to and from the GPU.
+  MasterParameters(models::ParameterStore& store, Precision precision, Device optimizer_device,
+                   HostMemory host_memory = HostMemory::aligned);
   ~MasterParameters();
   MasterParameters(const MasterParameters&) = delete;
   MasterParameters& operator=(const MasterParameters&) = delete;

@@ -195,6 +195,7 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
       zero.stage = static_cast<int>(std::max<int64_t>(1, z.stage));
       zero.persistence_threshold = z.stage3_param_persistence_threshold;
       zero.offload_param = z.offload_param.device == OffloadDevice::cpu;
+      zero.pin_memory = z.offload_param.pin_memory;
       T5_CHECK(!zero.offload_param || zero.stage == 3, args.deepspeed,
                ": zero_optimization.offload_param needs stage 3 (as DeepSpeed), got stage ",
                zero.stage);
@@ -225,7 +226,11 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
       plan.deepspeed && plan.deepspeed->zero.offload_optimizer.device == OffloadDevice::cpu;
   // With offload_param the shards are on the host, and so is the optimizer working on them.
   const Device optimizer_device = offload_optimizer ? Device::cpu() : store.local_device();
-  MasterParameters masters(store, plan.precision, optimizer_device);
+  const bool pin_optimizer =
+      plan.deepspeed && (offload_optimizer ? plan.deepspeed->zero.offload_optimizer.pin_memory
+                                           : plan.deepspeed->zero.offload_param.pin_memory);
+  MasterParameters masters(store, plan.precision, optimizer_device,
+                           pin_optimizer ? HostMemory::pinned : HostMemory::aligned);
   if (offload_optimizer && !device.is_cpu()) {
     out << "optimizer state and AdamW on the host (offload_optimizer), weights on " << device.str()
         << "\n";
