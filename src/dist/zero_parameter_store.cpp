@@ -11,6 +11,14 @@ namespace t5zero::dist {
 
 using models::ParamId;
 
+namespace {
+
+// Shards at least this large travel in a collective of their own: packing them would copy more
+// bytes than the call it saves costs. Smaller ones (biases, norms, small projections) share one.
+constexpr int64_t kPackBelowBytes = 256 * 1024;
+
+}  // namespace
+
 ZeroParameterStore::ZeroParameterStore(DType dtype, Device device, Communicator& comm,
                                        ZeroOptions options)
     : ParameterStore(dtype, device),
@@ -97,25 +105,68 @@ void ZeroParameterStore::trace(const char* event, ParamId id, int64_t bytes_sent
           << "}\n";
 }
 
-void ZeroParameterStore::all_gather_into_variable(ParamId id) {
-  const Partition& p = partition(id);
-  MemoryCategoryScope category(MemoryCategory::parameters);
-  Tensor full = Tensor::empty({p.shard_size * comm_.size()}, dtype(), shard_device_);
-  comm_.all_gather(p.shard, full);
-  // Offloaded shards are gathered on the host; the full tensor moves to where it is used.
-  Tensor data = full.narrow(0, 0, p.numel).view(spec(id).shape).to(device());
-  autograd::Variable& v = mutable_variable(id);
-  const int64_t sent =
-      (comm_.size() - 1) * p.shard_size * static_cast<int64_t>(dtype_size(dtype()));
-  if (v.data().numel() == p.numel) {
-    v.state()->data.copy_(data);  // persistent: keep the storage views already handed out
-    trace("refresh", id, sent);
-  } else {
-    v.state()->data = data;
-    gathered_bytes_ += p.numel * static_cast<int64_t>(dtype_size(dtype()));
-    peak_gathered_bytes_ = std::max(peak_gathered_bytes_, gathered_bytes_);
-    trace("gather", id, sent);
+std::vector<int64_t> ZeroParameterStore::packed_offsets(const std::vector<ParamId>& ids,
+                                                        int64_t* total) {
+  std::vector<int64_t> offsets;
+  *total = 0;
+  for (ParamId id : ids) {
+    offsets.push_back(*total);
+    *total += partition(id).shard_size;
   }
+  return offsets;
+}
+
+void ZeroParameterStore::all_gather_packed(const std::vector<ParamId>& ids) {
+  if (ids.empty()) return;
+  MemoryCategoryScope category(MemoryCategory::parameters);
+  const int64_t world = comm_.size();
+  // One all-gather for the module: each rank sends its shards packed side by side, and the
+  // result [W, Σ s] holds every parameter's full flat tensor as its own block of columns.
+  int64_t total = 0;
+  const std::vector<int64_t> offsets = packed_offsets(ids, &total);
+  Tensor packed = partition(ids[0]).shard;
+  if (ids.size() > 1) {
+    packed = Tensor::empty({total}, dtype(), shard_device_);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const Partition& p = partition(ids[i]);
+      packed.narrow(0, offsets[i], p.shard_size).copy_(p.shard);
+    }
+  }
+  Tensor full = Tensor::empty({world * total}, dtype(), shard_device_);
+  comm_.all_gather(packed, full);
+  const Tensor columns = full.view({world, total});
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const ParamId id = ids[i];
+    const Partition& p = partition(id);
+    const Tensor flat = ids.size() == 1
+                            ? full
+                            : columns.narrow(1, offsets[i], p.shard_size).contiguous().view({-1});
+    // Offloaded shards are gathered on the host; the full tensor moves to where it is used.
+    Tensor data = flat.narrow(0, 0, p.numel).view(spec(id).shape).to(device());
+    autograd::Variable& v = mutable_variable(id);
+    const int64_t sent = (world - 1) * p.shard_size * static_cast<int64_t>(dtype_size(dtype()));
+    if (v.data().numel() == p.numel) {
+      v.state()->data.copy_(data);  // persistent: keep the storage views already handed out
+      trace("refresh", id, sent);
+    } else {
+      v.state()->data = data;
+      gathered_bytes_ += p.numel * static_cast<int64_t>(dtype_size(dtype()));
+      peak_gathered_bytes_ = std::max(peak_gathered_bytes_, gathered_bytes_);
+      trace("gather", id, sent);
+    }
+  }
+}
+
+void ZeroParameterStore::all_gather_into_variables(const std::vector<ParamId>& ids) {
+  std::vector<ParamId> small;
+  for (ParamId id : ids) {
+    if (partition(id).shard_size * static_cast<int64_t>(dtype_size(dtype())) >= kPackBelowBytes) {
+      all_gather_packed({id});
+    } else {
+      small.push_back(id);
+    }
+  }
+  all_gather_packed(small);
 }
 
 void ZeroParameterStore::drop_full_data(ParamId id) {
@@ -126,11 +177,13 @@ void ZeroParameterStore::drop_full_data(ParamId id) {
 }
 
 void ZeroParameterStore::gather(const std::vector<ParamId>& ids) {
+  std::vector<ParamId> absent;
   for (ParamId id : ids) {
     Partition& p = partition(id);
     if (p.persistent) continue;
-    if (p.gather_count++ == 0) all_gather_into_variable(id);
+    if (p.gather_count++ == 0) absent.push_back(id);
   }
+  all_gather_into_variables(absent);
 }
 
 void ZeroParameterStore::release(const std::vector<ParamId>& ids) {
@@ -160,37 +213,73 @@ void ZeroParameterStore::assign(ParamId id, const Tensor& value) {
 void ZeroParameterStore::local_parts_updated() {
   // Persistent parameters are whole on every rank: make them current again. (The others are
   // gathered from the shards when next used.)
+  std::vector<ParamId> persistent;
   for (ParamId id : ids()) {
-    if (partition(id).persistent) all_gather_into_variable(id);
+    if (partition(id).persistent) persistent.push_back(id);
+  }
+  all_gather_into_variables(persistent);
+}
+
+void ZeroParameterStore::reduce_scatter_packed(const std::vector<ParamId>& ready) {
+  if (ready.empty()) return;
+  MemoryCategoryScope category(MemoryCategory::communication);
+  const int64_t world = comm_.size();
+  const DType grad_dtype = variable(ready[0]).grad().dtype();
+  // One reduce-scatter for the module: row r of [W, Σ s] holds chunk r of every gradient (each
+  // flattened and zero-padded to W·s), so rank r receives the rank-ordered sums of its shards.
+  int64_t total = 0;
+  const std::vector<int64_t> offsets = packed_offsets(ready, &total);
+  // A single gradient is its own padded buffer; several are copied into their columns.
+  Tensor packed;
+  if (ready.size() > 1) packed = Tensor::zeros({world, total}, grad_dtype, device());
+  for (size_t i = 0; i < ready.size(); ++i) {
+    autograd::Variable& v = mutable_variable(ready[i]);
+    const Partition& p = partition(ready[i]);
+    T5_CHECK(v.grad().dtype() == grad_dtype, "ZeRO store: gradients of one module in ",
+             dtype_name(grad_dtype), " and ", dtype_name(v.grad().dtype()));
+    Tensor padded = Tensor::zeros({world * p.shard_size}, grad_dtype, device());
+    padded.narrow(0, 0, p.numel).copy_(v.grad().contiguous().view({p.numel}));
+    if (ready.size() > 1) {
+      packed.narrow(1, offsets[i], p.shard_size).copy_(padded.view({world, p.shard_size}));
+    } else {
+      packed = padded;
+    }
+    v.zero_grad();
+  }
+  packed = packed.to(shard_device_);  // offload_param: reduced on the host, beside the shards
+  const DType sum_dtype = grad_dtype == DType::f64 ? DType::f64 : DType::f32;
+  Tensor summed = Tensor::empty({total}, sum_dtype, shard_device_);
+  comm_.reduce_scatter_sum(packed.view({world * total}), summed);
+  for (size_t i = 0; i < ready.size(); ++i) {
+    const Partition& p = partition(ready[i]);
+    trace("reduce_scatter", ready[i],
+          (world - 1) * p.shard_size * static_cast<int64_t>(dtype_size(grad_dtype)));
+    deliver(ready[i], summed.narrow(0, offsets[i], local_part(ready[i]).numel()));
   }
 }
 
-void ZeroParameterStore::reduce_scatter_gradient(ParamId id) {
-  autograd::Variable& v = mutable_variable(id);
-  if (!v.grad().defined()) return;
-  const Partition& p = partition(id);
-  const int64_t world = comm_.size();
-  MemoryCategoryScope category(MemoryCategory::communication);
-  // Pad the flat gradient to W equal chunks; every rank receives the rank-ordered sum of its own.
-  Tensor padded = Tensor::zeros({p.shard_size * world}, v.grad().dtype(), device());
-  padded.narrow(0, 0, p.numel).copy_(v.grad().contiguous().view({p.numel}));
-  v.zero_grad();
-  padded = padded.to(shard_device_);  // offload_param: reduced on the host, beside the shards
-  const DType sum_dtype = padded.dtype() == DType::f64 ? DType::f64 : DType::f32;
-  Tensor summed = Tensor::empty({p.shard_size}, sum_dtype, shard_device_);
-  comm_.reduce_scatter_sum(padded, summed);
-  trace("reduce_scatter", id,
-        (world - 1) * p.shard_size * static_cast<int64_t>(dtype_size(padded.dtype())));
-  deliver(id, summed.narrow(0, 0, local_part(id).numel()));
+void ZeroParameterStore::reduce_scatter_gradients(const std::vector<ParamId>& ids) {
+  std::vector<ParamId> small;
+  for (ParamId id : ids) {
+    const autograd::Variable& v = variable(id);
+    if (!v.grad().defined()) continue;
+    if (partition(id).shard_size * static_cast<int64_t>(dtype_size(v.grad().dtype())) >=
+        kPackBelowBytes) {
+      reduce_scatter_packed({id});
+    } else {
+      small.push_back(id);
+    }
+  }
+  reduce_scatter_packed(small);
 }
 
 void ZeroParameterStore::module_gradients_ready(const std::vector<ParamId>& ids) {
-  for (ParamId id : ids) reduce_scatter_gradient(id);
+  reduce_scatter_gradients(ids);
 }
 
 void ZeroParameterStore::flush_gradients() {
   // Every rank walks the parameters in the same order, so the collectives pair up.
-  for (ParamId id : ids()) reduce_scatter_gradient(id);
+  reduce_scatter_gradients(ids());
 }
 
 int64_t ZeroParameterStore::shard_bytes() const {

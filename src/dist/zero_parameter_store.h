@@ -3,7 +3,8 @@
 // Layout (as DeepSpeed's): each parameter is flattened and split into ceil(numel / W) elements
 // per rank, the last rank's part zero-padded; rank r keeps elements [r·s, (r+1)·s) as its shard.
 // Between uses a parameter's Variable holds nothing; a module scope's gather all-gathers the
-// shards into the full tensor and its release drops it again (counted, so nested scopes and
+// shards of its parameters (small ones packed into one collective) into the full tensors and its
+// release drops them again (counted, so nested scopes and
 // activation-checkpoint recomputation gather once). Parameters of at most
 // `persistence_threshold` elements stay gathered for the whole run (DeepSpeed's
 // stage3_param_persistence_threshold) and are re-gathered after each optimizer step.
@@ -89,9 +90,16 @@ class ZeroParameterStore : public models::ParameterStore {
   const Partition& partition(models::ParamId id) const;
   // Makes partitions_ cover every registered parameter (they are added one by one).
   void sync_partitions() const;
-  void all_gather_into_variable(models::ParamId id);
+  // Where each parameter's shard sits when shards are packed side by side; sets *total.
+  std::vector<int64_t> packed_offsets(const std::vector<models::ParamId>& ids, int64_t* total);
+  // Gathers `ids` (a module's absent parameters, or every persistent one): large shards in a
+  // collective each, the small ones packed into one.
+  void all_gather_into_variables(const std::vector<models::ParamId>& ids);
+  void all_gather_packed(const std::vector<models::ParamId>& ids);
   void drop_full_data(models::ParamId id);
-  void reduce_scatter_gradient(models::ParamId id);
+  // Reduce-scatters the gradients `ids` hold, grouped as gathers are.
+  void reduce_scatter_gradients(const std::vector<models::ParamId>& ids);
+  void reduce_scatter_packed(const std::vector<models::ParamId>& ready);
   void trace(const char* event, models::ParamId id, int64_t bytes_sent);
 
   Communicator& comm_;
