@@ -115,6 +115,38 @@ TEST_CASE("a DeepSpeed run prints the keys not yet honoured, saves the resolved 
                  "\"BF16\""));
 }
 
+TEST_CASE("wall_clock_breakdown prints where each logging window's time went") {
+  TempFolder folder("trainer_config_breakdown");
+  testing::write_rows_dataset(folder.file("data"), 256);
+  TrainingArgs args = testing::fixture_training_args(folder.file("data"), folder.file("out"));
+  args.max_steps = 4;
+  args.logging_steps = 2;
+  write_file_bytes(folder.file("ds.json"),
+                   R"({"train_micro_batch_size_per_gpu": "auto", "gradient_accumulation_steps":
+                       "auto", "wall_clock_breakdown": true})");
+  args.deepspeed = folder.file("ds.json");
+  std::ostringstream log;
+  const TrainJobResult job = run_training_job(args, log);
+  const std::string text = log.str();
+  // One breakdown per log record (steps 2 and 4).
+  size_t count = 0;
+  for (size_t at = text.find("time since the last record: forward"); at != std::string::npos;
+       at = text.find("time since the last record: forward", at + 1)) {
+    ++count;
+  }
+  CHECK(count == 2);
+  // The parts are this process's step time, split.
+  const TrainResult& r = job.train;
+  CHECK(r.forward_seconds > 0);
+  CHECK(r.backward_seconds > 0);
+  CHECK(r.optimizer_seconds > 0);
+  CHECK(r.forward_seconds + r.backward_seconds + r.optimizer_seconds <= r.train_seconds);
+  const JsonValue breakdown =
+      JsonValue::parse_file(folder.file("out/run_summary.json")).at("train_time_breakdown_s");
+  CHECK(breakdown.get_double("forward") == doctest::Approx(r.forward_seconds));
+  CHECK(breakdown.get_double("other") >= 0);
+}
+
 TEST_CASE("bad DeepSpeed configs stop the run with a message naming the file and the key") {
   TempFolder folder("trainer_config_bad");
   testing::write_rows_dataset(folder.file("data"), 256);

@@ -13,6 +13,10 @@ using models::ParamId;
 
 namespace {
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // Shards at least this large travel in a collective of their own: packing them would copy more
 // bytes than the call it saves costs. Smaller ones (biases, norms, small projections) share one.
 constexpr int64_t kPackBelowBytes = 256 * 1024;
@@ -133,7 +137,9 @@ void ZeroParameterStore::all_gather_packed(const std::vector<ParamId>& ids) {
     }
   }
   Tensor full = Tensor::empty({world * total}, dtype(), shard_device_);
+  const auto comm_start = std::chrono::steady_clock::now();
   comm_.all_gather(packed, full);
+  communication_seconds_ += seconds_since(comm_start);
   const Tensor columns = full.view({world, total});
   for (size_t i = 0; i < ids.size(); ++i) {
     const ParamId id = ids[i];
@@ -249,7 +255,9 @@ void ZeroParameterStore::reduce_scatter_packed(const std::vector<ParamId>& ready
   packed = packed.to(shard_device_);  // offload_param: reduced on the host, beside the shards
   const DType sum_dtype = grad_dtype == DType::f64 ? DType::f64 : DType::f32;
   Tensor summed = Tensor::empty({total}, sum_dtype, shard_device_);
+  const auto comm_start = std::chrono::steady_clock::now();
   comm_.reduce_scatter_sum(packed.view({world * total}), summed);
+  communication_seconds_ += seconds_since(comm_start);
   for (size_t i = 0; i < ready.size(); ++i) {
     const Partition& p = partition(ready[i]);
     trace("reduce_scatter", ready[i],

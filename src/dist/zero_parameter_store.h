@@ -74,6 +74,8 @@ class ZeroParameterStore : public models::ParameterStore {
   int64_t shard_bytes() const;
   int64_t gathered_bytes() const { return gathered_bytes_; }
   int64_t peak_gathered_bytes() const { return peak_gathered_bytes_; }
+  // Wall time spent in this store's all-gathers and reduce-scatters (staging copies included).
+  double communication_seconds() const { return communication_seconds_; }
 
  protected:
   Tensor initial_data(const models::ParameterSpec& spec) const override;
@@ -108,6 +110,7 @@ class ZeroParameterStore : public models::ParameterStore {
   mutable std::vector<Partition> partitions_;
   int64_t gathered_bytes_ = 0;
   int64_t peak_gathered_bytes_ = 0;
+  double communication_seconds_ = 0;
   std::ostream* trace_ = nullptr;
   int64_t trace_sequence_ = 0;
   std::chrono::steady_clock::time_point trace_start_;

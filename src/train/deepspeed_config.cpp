@@ -41,7 +41,7 @@ constexpr KnownKey kKnownKeys[] = {
     {"gradient_accumulation_steps", Support::honoured},
     {"gradient_clipping", Support::honoured},
     {"steps_per_print", Support::not_yet_honoured},
-    {"wall_clock_breakdown", Support::not_yet_honoured},
+    {"wall_clock_breakdown", Support::honoured},
     {"prescale_gradients", Support::not_yet_honoured},
     {"gradient_predivide_factor", Support::not_yet_honoured},
     {"communication_data_type", Support::not_yet_honoured},

@@ -131,6 +131,13 @@ std::string write_run_summary(const std::string& output_dir, const RunSummary& s
   number(json, "train_loss", s.train_loss);
   number(json, "train_runtime_s", s.train_seconds);
   json.key("train_steps").value(s.train_steps);
+  json.key("train_time_breakdown_s").begin_object();
+  number(json, "forward", s.forward_seconds);
+  number(json, "backward", s.backward_seconds);
+  number(json, "optimizer", s.optimizer_seconds);
+  number(json, "other",
+         s.train_seconds - s.forward_seconds - s.backward_seconds - s.optimizer_seconds);
+  json.end_object();
   json.key("train_samples").value(s.train_samples);
   json.key("train_tokens").value(s.train_tokens);
   number(json, "train_steps_per_s",

@@ -70,7 +70,10 @@ struct RunSummary {
   int64_t num_training_steps = 0;
   double epoch = 0;
   double train_loss = 0;
-  double train_seconds = 0;  // this process's steps, evaluations excluded
+  double train_seconds = 0;    // this process's steps, evaluations excluded
+  double forward_seconds = 0;  // of which forward and loss, backward, optimizer (StepRecord)
+  double backward_seconds = 0;
+  double optimizer_seconds = 0;
   int64_t train_samples = 0;
   int64_t train_tokens = 0;
   int64_t train_steps = 0;

@@ -111,6 +111,7 @@ void write_zero_report(JsonWriter& json, const dist::ZeroParameterStore& store,
   json.key("full_parameter_bytes")
       .value(store.numel() * static_cast<int64_t>(dtype_size(store.dtype())));
   json.key("peak_gathered_bytes").value(store.peak_gathered_bytes());
+  json.key("communication_seconds").value(store.communication_seconds());
   json.key("communication").begin_object();
   json.key("all_gather_bytes").value(c.all_gather_bytes);
   json.key("all_gather_calls").value(c.all_gather_calls);
@@ -384,6 +385,9 @@ TrainJobResult run_training_job(const TrainingArgs& job_args, std::ostream& rank
       static_cast<double>(result.global_step) / static_cast<double>(epochs.optimizer_steps());
   summary.train_loss = result.train_loss;
   summary.train_seconds = result.train_seconds;
+  summary.forward_seconds = result.forward_seconds;
+  summary.backward_seconds = result.backward_seconds;
+  summary.optimizer_seconds = result.optimizer_seconds;
   summary.train_samples = result.train_samples;
   summary.train_tokens = result.train_tokens;
   summary.train_steps = result.global_step - result.first_step;

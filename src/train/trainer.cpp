@@ -174,20 +174,25 @@ StepRecord Trainer::train_step(const std::vector<int64_t>& order) {
     options.first_sample = static_cast<uint64_t>(position_.epoch * epochs_.padded_rows() +
                                                  epochs_.micro_batch_first_row(m, setup_.rank));
     options.gradient_checkpointing = setup_.args.gradient_checkpointing;
+    const auto forward_start = Clock::now();
     const models::T5Output out =
         model_.forward(batch.tensors.input_ids, batch.tensors.attention_mask, Tensor(),
                        batch.tensors.labels, options);
     loss_sum += out.loss.data().item();
+    const auto backward_start = Clock::now();
+    record.forward_seconds += std::chrono::duration<double>(backward_start - forward_start).count();
     // As loss / gradient_accumulation_steps before backward, and DeepSpeed's average over the
     // ranks: the step's gradient is the mean over its micro-batches of every rank.
     out.loss.backward(Tensor::full(
         out.loss.data().shape(), 1.0 / static_cast<double>(micro_batches * setup_.plan.world_size),
         out.loss.data().dtype()));
     masters_.accumulate_gradients();
+    record.backward_seconds += seconds_since(backward_start);
     record.samples += batch.rows;
     record.tokens += batch.input_tokens + batch.label_tokens;
   }
 
+  const auto optimizer_start = Clock::now();
   // What every rank agrees on: the mean loss, the counts, and the global gradient norm from
   // each rank's partial sum of squares over its part of the gradients.
   double totals[] = {loss_sum / static_cast<double>(micro_batches),
@@ -216,6 +221,7 @@ StepRecord Trainer::train_step(const std::vector<int64_t>& order) {
     optimizer_.step(g, masters_.adamw_spans(group_params_[g]));
   }
   masters_.finish_step();
+  record.optimizer_seconds = seconds_since(optimizer_start);
   scheduler_.advance();
   masters_.zero_gradients();
 
@@ -250,6 +256,16 @@ void Trainer::maybe_log(const StepRecord& record, bool force) {
                        format("%.3e", log.lr), ", grad_norm ", format("%.4f", log.grad_norm), ", ",
                        format("%.0f", log.tokens_per_s), " tokens/s, ",
                        format("%.2f", log.samples_per_s), " samples/s"));
+  if (setup_.plan.deepspeed && setup_.plan.deepspeed->wall_clock_breakdown) {
+    // DeepSpeed's wall_clock_breakdown: where the window's time went.
+    print(detail::concat(
+        "  time since the last record: forward ", format("%.3f", window_forward_), " s, backward ",
+        format("%.3f", window_backward_), " s, optimizer ", format("%.3f", window_optimizer_),
+        " s, other ",
+        format("%.3f", window_seconds_ - window_forward_ - window_backward_ - window_optimizer_),
+        " s"));
+  }
+  window_forward_ = window_backward_ = window_optimizer_ = 0;
   logging_loss_sum_ = 0;
   logging_steps_ = 0;
   window_samples_ = 0;
@@ -342,6 +358,12 @@ TrainResult Trainer::train() {
       const StepRecord record = train_step(order);
       const double step_seconds = seconds_since(step_start);
       window_seconds_ += step_seconds;
+      window_forward_ += record.forward_seconds;
+      window_backward_ += record.backward_seconds;
+      window_optimizer_ += record.optimizer_seconds;
+      result.forward_seconds += record.forward_seconds;
+      result.backward_seconds += record.backward_seconds;
+      result.optimizer_seconds += record.optimizer_seconds;
       window_samples_ += record.samples;
       window_tokens_ += record.tokens;
       result.train_seconds += step_seconds;

@@ -41,6 +41,11 @@ struct StepRecord {
   double grad_norm = 0;  // before clipping
   int64_t samples = 0;
   int64_t tokens = 0;  // real input + label tokens
+  // Where this process's step time went (host clock: on a GPU, reading the loss waits for the
+  // forward; the rest is queued work until the next wait).
+  double forward_seconds = 0;    // forward and loss of every micro-batch
+  double backward_seconds = 0;   // backward, with ZeRO's gathers and reduce-scatters in it
+  double optimizer_seconds = 0;  // agreeing on the norm, clipping, AdamW, updating the weights
 };
 
 enum class TrainStatus { completed, interrupted };
@@ -49,9 +54,12 @@ struct TrainResult {
   TrainStatus status = TrainStatus::completed;
   int stop_signal = 0;  // the signal that interrupted the run
   int64_t global_step = 0;
-  int64_t first_step = 0;     // the step this process started from (a resume's checkpoint step)
-  double train_loss = 0;      // mean step loss over the whole run (resumed steps included)
-  double train_seconds = 0;   // this process's training time, evaluations excluded
+  int64_t first_step = 0;      // the step this process started from (a resume's checkpoint step)
+  double train_loss = 0;       // mean step loss over the whole run (resumed steps included)
+  double train_seconds = 0;    // this process's training time, evaluations excluded
+  double forward_seconds = 0;  // of which: see StepRecord
+  double backward_seconds = 0;
+  double optimizer_seconds = 0;
   int64_t train_samples = 0;  // this process's
   int64_t train_tokens = 0;
   std::optional<EvalResult> last_eval;
@@ -133,6 +141,7 @@ class Trainer {
   int64_t window_samples_ = 0;
   int64_t window_tokens_ = 0;
   double window_seconds_ = 0;
+  double window_forward_ = 0, window_backward_ = 0, window_optimizer_ = 0;
   std::unique_ptr<MetricsLog> metrics_;
 };
 
