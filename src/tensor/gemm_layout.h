@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "tensor/tensor.h"
+
 namespace t5zero {
 
 // A logical [rows, cols] operand read as row-major with leading dimension `ld`, or as the
@@ -25,6 +27,27 @@ inline std::optional<GemmLayout> gemm_layout(int64_t rows, int64_t cols, int64_t
     return GemmLayout{true, cols == 1 ? std::max<int64_t>(rows, 1) : col_stride};
   }
   return std::nullopt;
+}
+
+// A logical operand [..., rows, cols] as a GEMM library reads it, expanded to the output's batch
+// dims; made contiguous first (before expanding, so broadcast batches are not copied) when its
+// last two dims cannot be read in place.
+struct StridedOperand {
+  Tensor view;  // [batch..., rows, cols]
+  GemmLayout layout;
+};
+
+inline StridedOperand strided_operand(Tensor logical, const Shape& batch) {
+  const int64_t rows = logical.size(-2), cols = logical.size(-1);
+  auto layout = gemm_layout(rows, cols, logical.stride(-2), logical.stride(-1));
+  if (!layout) {
+    logical = logical.contiguous();
+    layout = gemm_layout(rows, cols, logical.stride(-2), logical.stride(-1));
+  }
+  Shape shape = batch;
+  shape.push_back(rows);
+  shape.push_back(cols);
+  return StridedOperand{logical.expand(shape), *layout};
 }
 
 }  // namespace t5zero

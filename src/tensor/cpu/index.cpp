@@ -14,21 +14,6 @@ namespace {
 using op_checks::check_index_dtype;
 using op_checks::checked_indices;
 
-// A contiguous tensor viewed as [outer, size(dim), inner].
-struct AroundDim {
-  int64_t outer = 1;
-  int64_t size = 1;
-  int64_t inner = 1;
-};
-
-AroundDim around_dim(const Shape& shape, int d) {
-  AroundDim a;
-  for (int i = 0; i < d; ++i) a.outer *= shape[i];
-  a.size = shape[d];
-  for (size_t i = d + 1; i < shape.size(); ++i) a.inner *= shape[i];
-  return a;
-}
-
 // out[o, i, :] = a[o, index[i], :] for contiguous a and out, any element type.
 void select_slices(const Tensor& a, const std::vector<int64_t>& index, const AroundDim& in,
                    const Tensor& out) {

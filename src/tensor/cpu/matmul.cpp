@@ -44,27 +44,6 @@ void gemm(bool ta, bool tb, int m, int n, int k, const double* a, int lda, const
               k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
 }
 
-// A logical operand [..., rows, cols] as BLAS reads it, expanded to the output's batch dims; made
-// contiguous first (before expanding, so broadcast batches are not copied) when its last two dims
-// are not BLAS-readable.
-struct Operand {
-  Tensor view;
-  GemmLayout layout;
-};
-
-Operand blas_operand(Tensor logical, const Shape& batch) {
-  const int64_t rows = logical.size(-2), cols = logical.size(-1);
-  auto layout = gemm_layout(rows, cols, logical.stride(-2), logical.stride(-1));
-  if (!layout) {
-    logical = logical.contiguous();
-    layout = gemm_layout(rows, cols, logical.stride(-2), logical.stride(-1));
-  }
-  Shape shape = batch;
-  shape.push_back(rows);
-  shape.push_back(cols);
-  return Operand{logical.expand(shape), *layout};
-}
-
 // Element offset of each batch of `t` (rank = batch rank + 2), in row-major batch order.
 std::vector<int64_t> batch_offsets(const Tensor& t, const Shape& batch) {
   std::vector<int64_t> offsets(static_cast<size_t>(shape_numel(batch)), 0);
@@ -80,7 +59,7 @@ std::vector<int64_t> batch_offsets(const Tensor& t, const Shape& batch) {
 
 // True when the batch dims of a row-major (untransposed) operand continue its row stride, so
 // [batch..., rows, cols] is one [batch·rows, cols] matrix.
-bool batches_fold_into_rows(const Operand& op, const Shape& batch) {
+bool batches_fold_into_rows(const StridedOperand& op, const Shape& batch) {
   if (op.layout.transposed) return false;
   int64_t expected = op.layout.ld * op.view.size(-2);
   for (int d = static_cast<int>(batch.size()) - 1; d >= 0; --d) {
@@ -133,7 +112,8 @@ void gemm_split(int threads, bool ta, bool tb, int m, int n, int k, const T* a, 
 }
 
 template <typename T>
-void matmul_blas(const Operand& a, const Operand& b, const Shape& batch, const Tensor& out) {
+void matmul_blas(const StridedOperand& a, const StridedOperand& b, const Shape& batch,
+                 const Tensor& out) {
   const int64_t m = a.view.size(-2), k = a.view.size(-1), n = b.view.size(-1);
   const T* pa = static_cast<const T*>(a.view.data_ptr());
   const T* pb = static_cast<const T*>(b.view.data_ptr());
@@ -207,8 +187,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
     return Tensor::zeros(out_shape, a.dtype());      // sum of none
   Tensor out = Tensor::empty(out_shape, a.dtype());  // beta = 0: BLAS writes every element
 
-  Operand oa = blas_operand(la, batch);
-  Operand ob = blas_operand(lb, batch);
+  StridedOperand oa = strided_operand(la, batch);
+  StridedOperand ob = strided_operand(lb, batch);
   if (a.dtype() == DType::f32) {
     matmul_blas<float>(oa, ob, batch, out);
   } else {

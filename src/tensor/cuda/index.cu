@@ -26,20 +26,6 @@ const int64_t* i64_data(const Tensor& t) {
   return static_cast<const int64_t*>(t.data_ptr());
 }
 
-struct AroundDim {
-  int64_t outer = 1;
-  int64_t size = 1;
-  int64_t inner = 1;
-};
-
-AroundDim around_dim(const Shape& shape, int d) {
-  AroundDim a;
-  for (int i = 0; i < d; ++i) a.outer *= shape[i];
-  a.size = shape[d];
-  for (size_t i = d + 1; i < shape.size(); ++i) a.inner *= shape[i];
-  return a;
-}
-
 // ---- selecting slices (embedding, index_select): bytes move in the widest aligned unit -------
 template <typename Unit>
 __global__ void select_slices_kernel(const Unit* src, Unit* dst, const int64_t* index,

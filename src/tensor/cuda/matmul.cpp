@@ -13,26 +13,6 @@ namespace t5zero::cuda {
 
 namespace {
 
-struct Operand {
-  Tensor view;  // [batch..., rows, cols]
-  GemmLayout layout;
-};
-
-// The logical operand expanded to the batch dims; made contiguous first (before expanding, so
-// broadcast batches are not copied) when cuBLASLt cannot read its last two dims in place.
-Operand gemm_operand(Tensor logical, const Shape& batch) {
-  const int64_t rows = logical.size(-2), cols = logical.size(-1);
-  auto layout = gemm_layout(rows, cols, logical.stride(-2), logical.stride(-1));
-  if (!layout) {
-    logical = logical.contiguous();
-    layout = gemm_layout(rows, cols, logical.stride(-2), logical.stride(-1));
-  }
-  Shape shape = batch;
-  shape.push_back(rows);
-  shape.push_back(cols);
-  return Operand{logical.expand(shape), *layout};
-}
-
 // The trailing batch dims that step by a single stride in both operands (the output is
 // contiguous): cuBLASLt's batch, with the strides of their innermost dim of size > 1. The leading
 // batch dims are looped over.
@@ -42,7 +22,7 @@ struct UniformBatch {
   int64_t b_stride = 0;
 };
 
-UniformBatch uniform_batch(const Operand& a, const Operand& b, const Shape& batch) {
+UniformBatch uniform_batch(const StridedOperand& a, const StridedOperand& b, const Shape& batch) {
   UniformBatch u;
   int64_t span = 0;  // elements of the group so far, in units of its innermost stride
   for (int d = static_cast<int>(batch.size()) - 1; d >= 0; --d) {
@@ -64,7 +44,7 @@ UniformBatch uniform_batch(const Operand& a, const Operand& b, const Shape& batc
 
 // True when A's batch dims continue its row stride and B is one matrix for every batch: then the
 // batches are one tall [batch·M, K] · [K, N] product (a linear layer on [batch, seq, d]).
-bool folds_into_rows(const Operand& a, const Operand& b, const Shape& batch) {
+bool folds_into_rows(const StridedOperand& a, const StridedOperand& b, const Shape& batch) {
   if (a.layout.transposed) return false;
   int64_t expected = a.layout.ld * a.view.size(-2);
   for (int d = static_cast<int>(batch.size()) - 1; d >= 0; --d) {
@@ -115,10 +95,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   DeviceGuard guard(a.device());
   cudaStream_t stream = current_stream(a.device().index);
 
-  Operand oa = gemm_operand(la, batch);
-  Operand ob = gemm_operand(lb, batch);
+  StridedOperand oa = strided_operand(la, batch);
+  StridedOperand ob = strided_operand(lb, batch);
   const size_t element = dtype_size(a.dtype());
-  auto operand = [&](const Operand& o, int64_t offset, int64_t batch_stride) {
+  auto operand = [&](const StridedOperand& o, int64_t offset, int64_t batch_stride) {
     return GemmOperand{static_cast<const char*>(o.view.data_ptr()) + offset * element,
                        o.layout.transposed, o.layout.ld, batch_stride};
   };
@@ -141,8 +121,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   int64_t launches = 1;
   for (size_t d = 0; d + inner.dims < batch.size(); ++d) launches *= batch[d];
   if (launches > kMaxLoopedLaunches) {
-    oa = Operand{oa.view.contiguous(), GemmLayout{false, oa.view.size(-1)}};
-    ob = Operand{ob.view.contiguous(), GemmLayout{false, ob.view.size(-1)}};
+    oa = StridedOperand{oa.view.contiguous(), GemmLayout{false, oa.view.size(-1)}};
+    ob = StridedOperand{ob.view.contiguous(), GemmLayout{false, ob.view.size(-1)}};
     inner = UniformBatch{static_cast<int>(batch.size()), m * k, k * n};
     launches = 1;
   }
