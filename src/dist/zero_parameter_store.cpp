@@ -243,8 +243,12 @@ void ZeroParameterStore::reduce_scatter_packed(const std::vector<ParamId>& ready
     const Partition& p = partition(ready[i]);
     T5_CHECK(v.grad().dtype() == grad_dtype, "ZeRO store: gradients of one module in ",
              dtype_name(grad_dtype), " and ", dtype_name(v.grad().dtype()));
-    Tensor padded = Tensor::zeros({world * p.shard_size}, grad_dtype, device());
-    padded.narrow(0, 0, p.numel).copy_(v.grad().contiguous().view({p.numel}));
+    const Tensor flat = v.grad().contiguous().view({p.numel});
+    Tensor padded = flat;  // W equal chunks already when nothing needs padding
+    if (p.numel != world * p.shard_size) {
+      padded = Tensor::zeros({world * p.shard_size}, grad_dtype, device());
+      padded.narrow(0, 0, p.numel).copy_(flat);
+    }
     if (ready.size() > 1) {
       packed.narrow(1, offsets[i], p.shard_size).copy_(padded.view({world, p.shard_size}));
     } else {
