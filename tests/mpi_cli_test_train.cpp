@@ -108,6 +108,34 @@ TEST_CASE("mpirun -np 2 t5zero train: ZeRO-3 over two ranks, one writer, a loada
   CHECK(model.contains("shared.weight"));
   CHECK(model.load("shared.weight").shape() == Shape{256, 32});
 
+  // `t5zero consolidate` rebuilds fp32 weights from the two ranks' master shards: their bf16
+  // rounding is the checkpoint's bf16 model, bit for bit.
+  {
+    const std::string command =
+        t5zero_binary() + " consolidate --checkpoint " + folder.file("out/checkpoint-4") +
+        " --output_dir " + folder.file("fp32") + " > " + folder.file("consolidate.txt") + " 2>&1";
+    const int consolidate_status = std::system(command.c_str());
+    INFO(read_file_bytes(folder.file("consolidate.txt")));
+    REQUIRE(WIFEXITED(consolidate_status));
+    REQUIRE(WEXITSTATUS(consolidate_status) == 0);
+    const SafetensorsReader fp32 = SafetensorsReader::open(folder.file("fp32/model.safetensors"));
+    const SafetensorsReader bf16 =
+        SafetensorsReader::open(folder.file("out/checkpoint-4/model.safetensors"));
+    REQUIRE(fp32.tensors().size() == bf16.tensors().size());
+    int64_t mismatches = 0, elements = 0;
+    for (const SafetensorsTensorInfo& info : bf16.tensors()) {
+      const Tensor weights = fp32.load(info.name);
+      CHECK(weights.dtype() == DType::f32);
+      const std::vector<float> rounded = weights.to(DType::bf16).to(DType::f32).to_vector<float>();
+      const std::vector<float> saved = bf16.load(info.name).to(DType::f32).to_vector<float>();
+      REQUIRE(rounded.size() == saved.size());
+      for (size_t i = 0; i < saved.size(); ++i) mismatches += rounded[i] != saved[i];
+      elements += static_cast<int64_t>(saved.size());
+    }
+    CHECK(elements > 0);
+    CHECK(mismatches == 0);
+  }
+
   // Resuming the 2-rank checkpoint in one process is refused with the reason, not misread.
   const std::string resume_log = folder.file("resume.txt");
   const std::string command = t5zero_binary() + " " + args +

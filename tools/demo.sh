@@ -64,6 +64,12 @@ echo "== ROUGE of the last evaluation, recomputed by t5zero rouge from the texts
   --references "$work/run/eval_references.jsonl"
 
 echo
+last_checkpoint=$(ls -d "$work"/run/checkpoint-* | sort -t- -k2 -n | tail -n 1)
+echo "== consolidate: $last_checkpoint (one optimizer shard per rank) -> a Hugging Face folder"
+rm -rf "$work/consolidated"
+"$t5zero" consolidate --checkpoint "$last_checkpoint" --output_dir "$work/consolidated"
+
+echo
 echo "== run summary ($work/run/run_summary.json): \"zero\" is rank 0's share of the parameters"
 echo "   and the bytes it sent in each collective; \"peak_memory_bytes\" what it held"
 cat "$work/run/run_summary.json"
