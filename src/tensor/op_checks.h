@@ -83,4 +83,36 @@ inline Shape concat_shape(const std::vector<Tensor>& parts, int64_t dim, int& d)
   return out_shape;
 }
 
+// Rows of a tensor viewed as [rows, cols] over its last dim (a 0-d tensor is one row of one):
+// how softmax, log-softmax and their backwards walk it.
+struct Rows {
+  int64_t rows;
+  int64_t cols;
+};
+inline Rows rows_of(const Tensor& t) {
+  const int64_t cols = t.dim() == 0 ? 1 : t.shape().back();
+  return Rows{cols == 0 ? 0 : t.numel() / cols, cols};
+}
+
+inline void check_floating(const char* op, const Tensor& a) {
+  T5_CHECK(is_floating(a.dtype()), op, ": expected a floating dtype (f32, f64, bf16), got ",
+           dtype_name(a.dtype()));
+}
+
+inline void check_floating(const char* op, const Tensor& t, const char* name) {
+  T5_CHECK(is_floating(t.dtype()), op, ": ", name, " must be floating (f32, f64, bf16), got ",
+           dtype_name(t.dtype()));
+}
+
+// Two operands of one shape, dtype and device (a gradient and the tensor it belongs to).
+inline void check_same(const char* op, const Tensor& a, const char* a_name, const Tensor& b,
+                       const char* b_name) {
+  T5_CHECK(a.shape() == b.shape(), op, ": ", a_name, " ", shape_str(a.shape()), " and ", b_name,
+           " ", shape_str(b.shape()), " differ in shape");
+  T5_CHECK(a.dtype() == b.dtype(), op, ": ", a_name, " is ", dtype_name(a.dtype()), " but ", b_name,
+           " is ", dtype_name(b.dtype()));
+  T5_CHECK(a.device() == b.device(), op, ": ", a_name, " is on ", a.device().str(), " but ", b_name,
+           " is on ", b.device().str());
+}
+
 }  // namespace t5zero::op_checks

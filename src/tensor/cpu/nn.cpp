@@ -12,34 +12,16 @@
 #include "tensor/cpu/cpu_ops.h"
 #include "tensor/cpu/strided_loop.h"
 #include "tensor/cpu/vector_math.h"
+#include "tensor/op_checks.h"
 
 namespace t5zero::cpu {
 
 namespace {
 
-// Rows of a tensor viewed as [rows, cols] over its last dim (a 0-d tensor is one row of one).
-struct Rows {
-  int64_t rows;
-  int64_t cols;
-};
-
-Rows rows_of(const Tensor& t) {
-  const int64_t cols = t.dim() == 0 ? 1 : t.shape().back();
-  return Rows{cols == 0 ? 0 : t.numel() / cols, cols};
-}
-
-void check_floating(const char* op, const Tensor& t, const char* name) {
-  T5_CHECK(is_floating(t.dtype()), op, ": ", name, " must be floating (f32, f64, bf16), got ",
-           dtype_name(t.dtype()));
-}
-
-void check_same(const char* op, const Tensor& a, const char* a_name, const Tensor& b,
-                const char* b_name) {
-  T5_CHECK(a.shape() == b.shape(), op, ": ", a_name, " ", shape_str(a.shape()), " and ", b_name,
-           " ", shape_str(b.shape()), " differ in shape");
-  T5_CHECK(a.dtype() == b.dtype(), op, ": ", a_name, " is ", dtype_name(a.dtype()), " but ", b_name,
-           " is ", dtype_name(b.dtype()));
-}
+using op_checks::check_floating;
+using op_checks::check_same;
+using op_checks::Rows;
+using op_checks::rows_of;
 
 // body(i) for i in [begin, end): the loop the row kernels are inlined into (their lambdas are
 // always_inline for that), compiled for each vector width.

@@ -14,6 +14,7 @@
 
 #include "tensor/cpu/cpu_ops.h"
 #include "tensor/cpu/strided_loop.h"
+#include "tensor/op_checks.h"
 #include "tensor/reduction_plan.h"
 
 namespace t5zero::cpu {
@@ -181,10 +182,7 @@ Tensor reduce_typed(const Tensor& a, const ReductionPlan& plan, DType out_dtype,
   return out;
 }
 
-void check_floating(const char* op, const Tensor& a) {
-  T5_CHECK(is_floating(a.dtype()), op, ": expected a floating dtype (f32, f64, bf16), got ",
-           dtype_name(a.dtype()));
-}
+using op_checks::check_floating;
 
 template <typename A>
 A identity(A v) {

@@ -9,6 +9,7 @@
 
 #include "tensor/cuda/cuda_ops.h"
 #include "tensor/cuda/kernel_common.cuh"
+#include "tensor/op_checks.h"
 #include "tensor/reduction_plan.h"
 
 namespace t5zero::cuda {
@@ -176,10 +177,7 @@ Tensor reduce_typed(const char* name, const Tensor& a, const ReductionPlan& plan
   return out;
 }
 
-void check_floating(const char* op, const Tensor& a) {
-  T5_CHECK(is_floating(a.dtype()), op, ": expected a floating dtype (f32, f64, bf16), got ",
-           dtype_name(a.dtype()));
-}
+using op_checks::check_floating;
 
 }  // namespace
 

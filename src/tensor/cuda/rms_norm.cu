@@ -6,6 +6,7 @@
 #include "tensor/cuda/cuda_ops.h"
 #include "tensor/cuda/fused.h"
 #include "tensor/cuda/kernel_common.cuh"
+#include "tensor/op_checks.h"
 
 namespace t5zero::cuda {
 
@@ -23,15 +24,7 @@ void check_rms_norm(const char* op, const Tensor& x, const Tensor& weight, doubl
   T5_CHECK(eps >= 0, op, ": eps must be >= 0, got ", eps);
 }
 
-void check_same(const char* op, const Tensor& a, const char* a_name, const Tensor& b,
-                const char* b_name) {
-  T5_CHECK(a.shape() == b.shape(), op, ": ", a_name, " ", shape_str(a.shape()), " and ", b_name,
-           " ", shape_str(b.shape()), " differ in shape");
-  T5_CHECK(a.dtype() == b.dtype(), op, ": ", a_name, " is ", dtype_name(a.dtype()), " but ", b_name,
-           " is ", dtype_name(b.dtype()));
-  T5_CHECK(a.device() == b.device(), op, ": ", a_name, " is on ", a.device().str(), " but ", b_name,
-           " is on ", b.device().str());
-}
+using op_checks::check_same;
 
 DType stat_dtype(DType t) {
   return t == DType::f64 ? DType::f64 : DType::f32;

@@ -2,33 +2,16 @@
 // backend's statistics types (cpu/nn.cpp): float for f32 and bf16, double for f64.
 #include "tensor/cuda/cuda_ops.h"
 #include "tensor/cuda/kernel_common.cuh"
+#include "tensor/op_checks.h"
 
 namespace t5zero::cuda {
 
 namespace {
 
-struct Rows {
-  int64_t rows;
-  int64_t cols;
-};
-
-Rows rows_of(const Tensor& t) {
-  const int64_t cols = t.dim() == 0 ? 1 : t.shape().back();
-  return Rows{cols == 0 ? 0 : t.numel() / cols, cols};
-}
-
-void check_floating(const char* op, const Tensor& t, const char* name) {
-  T5_CHECK(is_floating(t.dtype()), op, ": ", name, " must be floating (f32, f64, bf16), got ",
-           dtype_name(t.dtype()));
-}
-
-void check_same(const char* op, const Tensor& a, const char* a_name, const Tensor& b,
-                const char* b_name) {
-  T5_CHECK(a.shape() == b.shape(), op, ": ", a_name, " ", shape_str(a.shape()), " and ", b_name,
-           " ", shape_str(b.shape()), " differ in shape");
-  T5_CHECK(a.dtype() == b.dtype(), op, ": ", a_name, " is ", dtype_name(a.dtype()), " but ", b_name,
-           " is ", dtype_name(b.dtype()));
-}
+using op_checks::check_floating;
+using op_checks::check_same;
+using op_checks::Rows;
+using op_checks::rows_of;
 
 template <typename T, bool kLogSpace>
 __global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t cols) {
